@@ -1,0 +1,217 @@
+"""The one event path: every opslog call ends in :func:`emit`.
+
+:func:`emit` builds the event's attributes once (caller fields coerced and
+redacted, the event's own fields, the five required fields placed last so
+that no attribute limit can evict them) and hands the same attributes to the
+three channels:
+
+* **span event** on the scope's span (name = the event name, e.g.
+  ``step_info``; Jaeger shows it as the log field ``event``);
+* **OpenTelemetry log record** with ``event_name`` = the event, severity from
+  the level, body = the message, and the trace/span ids of the scope's span;
+* **stdlib logging** record on the ``opslog`` logger, whose attributes are the
+  event's fields (so a JSON formatter sees them; a field named like a
+  ``LogRecord`` attribute, e.g. ``name``, is set as ``fields.name``), plus
+  ``record.opslog``, the event's whole field dict with its original keys.
+
+Each channel can be switched off with :func:`opslog.configure`. A channel
+that raises is counted and reported (``channel_error``); the others still
+run and the caller never sees it.
+
+Layering when keys collide, strongest first: required fields and ``message``
+> the event's own fields (``status``, ``duration_ms``...) > the caller's
+``fields`` > defaults such as the error classification. A caller's value
+that loses to a stronger layer is kept under ``fields.<key>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
+
+from opentelemetry.util.types import AttributeValue
+
+from . import _diagnostics
+from ._config import Settings, get_settings
+from ._events import FIELD_EVENT, FIELD_MESSAGE, FIELD_STEP, RESERVED_FIELDS, Level
+from ._fields import Attributes
+from ._providers import get_otel_logger
+
+if TYPE_CHECKING:
+    from ._scope import Scope
+
+__all__ = ["LOGGER_NAME", "emit"]
+
+#: The stdlib logger every event is sent to.
+LOGGER_NAME = "opslog"
+_stdlib_logger = logging.getLogger(LOGGER_NAME)
+# A library must not print through logging's last-resort handler; the
+# application decides where opslog's records go.
+_stdlib_logger.addHandler(logging.NullHandler())
+
+#: Attribute names of ``logging.LogRecord``: a field with one of these names
+#: is set as ``fields.<name>`` so it cannot overwrite the record's own data.
+_LOGRECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "opslog",
+}
+
+FIELDS_DROPPED = "opslog.fields_dropped"
+AFTER_END = "opslog.after_end"
+
+
+def build_attributes(
+    settings: Settings,
+    scope: Scope,
+    event: str,
+    step: Optional[str],
+    text: str,
+    fields: object,
+    extras: Optional[Mapping[str, object]],
+    defaults: Optional[Mapping[str, object]],
+) -> Attributes:
+    """The event's attributes in layering order, required fields last."""
+    coercer = settings.coercer
+    out: Attributes = {}
+    if defaults:
+        out.update(coercer.fields(defaults)[0])
+    caller, dropped = coercer.fields(fields)
+    own: Attributes = coercer.fields(extras)[0] if extras else {}
+    for key, value in caller.items():
+        if key in RESERVED_FIELDS or key in own:
+            out["fields." + key] = value
+        else:
+            out[key] = value
+    out.update(own)
+    if dropped:
+        out[FIELDS_DROPPED] = dropped
+        _diagnostics.report(
+            _diagnostics.FIELDS_DROPPED,
+            f"{dropped} field(s) beyond max_fields={settings.limits.max_fields} left out of "
+            f"{event!r}",
+            dropped,
+        )
+    if scope.ended:
+        out[AFTER_END] = True
+    # Required fields last: OpenTelemetry evicts the oldest attributes first.
+    out[FIELD_MESSAGE] = text
+    out.update(scope.required)
+    out[FIELD_STEP] = scope.step_field if step is None else coercer.any_text(step)
+    out[FIELD_EVENT] = event
+    return out
+
+
+def emit(
+    scope: Scope,
+    event: str,
+    level: Level,
+    message: object,
+    *,
+    step: Optional[str] = None,
+    fields: object = None,
+    extras: Optional[Mapping[str, object]] = None,
+    defaults: Optional[Mapping[str, object]] = None,
+    exception: Optional[BaseException] = None,
+) -> None:
+    """Emit one event of ``scope`` on every channel that is on. Never raises."""
+    try:
+        settings = get_settings()
+        if level < settings.level:
+            return
+        if scope.ended:
+            _diagnostics.report(
+                _diagnostics.CALL_AFTER_END,
+                f"{event!r} logged on {scope.kind} {scope.name!r} after it ended; "
+                "sent to the log channels with opslog.after_end=true",
+            )
+        text = settings.coercer.any_text(message)
+        attributes = build_attributes(settings, scope, event, step, text, fields, extras, defaults)
+        exception_attributes = _exception_attributes(settings, exception)
+        timestamp = time.time_ns()
+    except Exception as exc:  # pragma: no cover - defensive
+        _diagnostics.report(
+            _diagnostics.INTERNAL_ERROR, f"building {event!r}: {type(exc).__name__}"
+        )
+        return
+
+    if settings.span_events and not scope.ended:
+        try:
+            scope.span.add_event(event, attributes, timestamp)
+            if exception_attributes:
+                scope.span.add_event("exception", exception_attributes, timestamp)
+        except Exception as exc:
+            _channel_failed("span", event, exc)
+    if settings.log_records:
+        try:
+            get_otel_logger().emit(
+                timestamp=timestamp,
+                context=scope.context,
+                severity_number=level.severity_number,
+                severity_text=level.severity_text,
+                body=text,
+                attributes={**attributes, **exception_attributes}
+                if exception_attributes
+                else attributes,
+                event_name=event,
+            )
+        except Exception as exc:
+            _channel_failed("log record", event, exc)
+    if settings.stdlib_logging and _stdlib_logger.isEnabledFor(level):
+        try:
+            _stdlib_logger.handle(
+                _stdlib_record(level, text, attributes, exception_attributes, timestamp)
+            )
+        except Exception as exc:
+            _channel_failed("logging", event, exc)
+
+
+def _exception_attributes(
+    settings: Settings, exception: Optional[BaseException]
+) -> dict[str, AttributeValue]:
+    if exception is None:
+        return {}
+    from ._errors import exception_attributes
+
+    coercer = settings.coercer
+    return {k: coercer.any_text(v) for k, v in exception_attributes(exception).items()}
+
+
+def _stdlib_record(
+    level: Level,
+    text: str,
+    attributes: Attributes,
+    exception_attributes: Mapping[str, AttributeValue],
+    timestamp: int,
+) -> logging.LogRecord:
+    record = _stdlib_logger.makeRecord(
+        LOGGER_NAME, int(level), "(opslog)", 0, text, (), None, func=None
+    )
+    record.created = timestamp / 1e9
+    record.msecs = (timestamp // 1_000_000) % 1000
+    fields: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key == FIELD_MESSAGE:
+            continue  # it is the record's message already
+        if key in _LOGRECORD_ATTRS:
+            key = "fields." + key
+        fields[key] = value
+    record.__dict__.update(fields)
+    # The event's whole field dict, original keys, message included.
+    record.opslog = attributes
+    if exception_attributes:
+        record.__dict__.update(exception_attributes)
+        # Standard formatters print exc_text: give them the redacted trace,
+        # never exc_info (which they would format from the live exception).
+        record.exc_text = str(exception_attributes.get("exception.stacktrace", "")) or None
+    return record
+
+
+def _channel_failed(channel: str, event: str, exc: Exception) -> None:
+    _diagnostics.report(
+        _diagnostics.CHANNEL_ERROR,
+        f"the {channel} channel raised {type(exc).__name__} on {event!r}; "
+        "the other channels were unaffected",
+    )

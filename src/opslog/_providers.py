@@ -1,0 +1,192 @@
+"""The OpenTelemetry machinery behind operations: tracers, loggers, span ids.
+
+opslog uses the providers named in :func:`opslog.configure` or else the
+global ones, looked up on every start so an SDK installed after opslog was
+imported is picked up. It never sets a global provider.
+
+Two things need care:
+
+* **Pinned trace ids.** A new operation's trace id is its correlation id,
+  and that id exists before the span does (``logger.correlation_id`` is
+  readable right after ``new_operation_logger``). With the SDK, opslog's own
+  ``Tracer`` object gets an id generator that hands out the pinned id for
+  the one ``start_span`` call that asks for it (a context variable, so it is
+  thread- and task-safe) and otherwise defers to the provider's generator.
+  Other tracers of the application are untouched. A tracer that is not the
+  SDK's cannot be pinned: the operation is then started under a remote
+  parent span context in that trace, so the trace id still equals the
+  correlation id.
+* **No SDK at all.** The API's no-op tracer returns spans with invalid (or
+  the parent's) ids. opslog then makes a non-recording span with a random
+  span id in the right trace, so correlation ids, parent/child links and the
+  log channels still work without any SDK.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random
+from typing import Optional
+
+from opentelemetry import _logs, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, TraceFlags
+from opentelemetry.util.types import Attributes
+
+from ._config import get_settings
+
+__all__ = ["get_otel_logger", "span_events_dropped", "start_span"]
+
+_INSTRUMENTATION_NAME = "opslog"
+try:  # pragma: no cover - trivial
+    from importlib.metadata import version as _version
+
+    _INSTRUMENTATION_VERSION = _version("opslog")
+except Exception:  # pragma: no cover
+    _INSTRUMENTATION_VERSION = "0"
+
+_pinned_trace_id: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "opslog_pinned_trace_id", default=0
+)
+
+
+class _PinnableIdGenerator(IdGenerator):
+    """Hands out a pinned trace id when one is set, else defers."""
+
+    def __init__(self, inner: IdGenerator) -> None:
+        self._inner = inner
+
+    def generate_span_id(self) -> int:
+        return self._inner.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        return _pinned_trace_id.get() or self._inner.generate_trace_id()
+
+    def is_trace_id_random(self) -> bool:
+        return bool(self._inner.is_trace_id_random())
+
+
+_tracer_cache: tuple[object, trace.Tracer, bool] | None = None
+_logger_cache: tuple[object, _logs.Logger] | None = None
+
+
+def _tracer() -> tuple[trace.Tracer, bool]:
+    """opslog's tracer from the provider in force, and whether it can pin ids."""
+    global _tracer_cache
+    provider = get_settings().tracer_provider or trace.get_tracer_provider()
+    cached = _tracer_cache
+    if cached is not None and cached[0] is provider:
+        return cached[1], cached[2]
+    tracer = provider.get_tracer(_INSTRUMENTATION_NAME, _INSTRUMENTATION_VERSION)
+    generator = getattr(tracer, "id_generator", None)
+    pinnable = isinstance(generator, IdGenerator)
+    if isinstance(generator, IdGenerator) and not isinstance(generator, _PinnableIdGenerator):
+        tracer.id_generator = _PinnableIdGenerator(generator)  # type: ignore[attr-defined]
+    _tracer_cache = (provider, tracer, pinnable)
+    return tracer, pinnable
+
+
+def get_otel_logger() -> _logs.Logger:
+    """opslog's OpenTelemetry logger from the provider in force."""
+    global _logger_cache
+    provider = get_settings().logger_provider or _logs.get_logger_provider()
+    cached = _logger_cache
+    if cached is not None and cached[0] is provider:
+        return cached[1]
+    logger = provider.get_logger(_INSTRUMENTATION_NAME, _INSTRUMENTATION_VERSION)
+    _logger_cache = (provider, logger)
+    return logger
+
+
+def random_trace_id() -> int:
+    return random.getrandbits(128) or 1
+
+
+def random_span_id() -> int:
+    return random.getrandbits(64) or 1
+
+
+def phantom_parent_span_id(trace_id: int) -> int:
+    """A stable stand-in parent span id for a trace known only by its id."""
+    return (trace_id & 0xFFFFFFFFFFFFFFFF) or 1
+
+
+def start_span(
+    name: str,
+    parent: Optional[Context],
+    *,
+    pinned_trace_id: int = 0,
+    attributes: Attributes = None,
+) -> Span:
+    """Start a span under ``parent`` (``None``: a new root).
+
+    ``pinned_trace_id`` is the trace id a root span must get.
+    """
+    tracer, pinnable = _tracer()
+    parent_context = trace.get_current_span(parent).get_span_context() if parent else None
+    if parent_context is not None and not parent_context.is_valid:
+        parent = None
+        parent_context = None
+    if parent is None:
+        # An empty context: never inherit whatever happens to be current.
+        parent = Context()
+        if pinned_trace_id and not pinnable:
+            remote = SpanContext(
+                pinned_trace_id,
+                phantom_parent_span_id(pinned_trace_id),
+                is_remote=True,
+                trace_flags=TraceFlags(TraceFlags.SAMPLED),
+            )
+            parent = trace.set_span_in_context(NonRecordingSpan(remote), parent)
+            parent_context = remote
+    token = _pinned_trace_id.set(pinned_trace_id) if pinned_trace_id and pinnable else None
+    try:
+        span = tracer.start_span(name, context=parent, attributes=attributes)
+    finally:
+        if token is not None:
+            _pinned_trace_id.reset(token)
+    context = span.get_span_context()
+    if not context.is_valid or (
+        parent_context is not None and context.span_id == parent_context.span_id
+    ):
+        # No SDK: make real ids so correlation and parentage still hold.
+        trace_id = (
+            parent_context.trace_id
+            if parent_context is not None
+            else (pinned_trace_id or random_trace_id())
+        )
+        flags = parent_context.trace_flags if parent_context is not None else TraceFlags.DEFAULT
+        span = NonRecordingSpan(
+            SpanContext(trace_id, random_span_id(), is_remote=False, trace_flags=TraceFlags(flags))
+        )
+    return span
+
+
+def span_events_dropped(span: Span, adding: int = 0) -> int:
+    """Events the span could not hold, counting ``adding`` more about to be added."""
+    events = getattr(span, "_events", None)
+    dropped = getattr(events, "dropped", 0)
+    maxlen = getattr(events, "maxlen", None)
+    if not isinstance(dropped, int):
+        return 0
+    if adding and isinstance(maxlen, int):
+        free = max(0, maxlen - len(events))  # type: ignore[arg-type]
+        dropped += max(0, adding - free)
+    return dropped
+
+
+def force_flush(timeout_seconds: float) -> None:
+    """Flush the providers in force, if they can be flushed, within the timeout."""
+    settings = get_settings()
+    millis = max(1, int(timeout_seconds * 1000))
+    for provider in (
+        settings.tracer_provider or trace.get_tracer_provider(),
+        settings.logger_provider or _logs.get_logger_provider(),
+    ):
+        flush = getattr(provider, "force_flush", None)
+        if callable(flush):
+            try:
+                flush(millis)
+            except Exception:
+                pass

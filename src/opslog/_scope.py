@@ -1,0 +1,327 @@
+"""What operations and steps share: a span, its events, and how it ends.
+
+A :class:`Scope` is one span plus the fixed part of its events' required
+fields (computed once, at start). Operations (:mod:`opslog._operation`) and
+steps (:mod:`opslog._step`) are scopes; everything they log goes through
+:func:`opslog._channels.emit`.
+
+**Activation.** Starting a scope makes it current in the calling thread or
+task (as ``tracer.start_as_current_span`` would), so instrumented HTTP
+clients and :func:`opslog.current_correlation_id` see it. Ending it restores
+the context that was current when it started, if it is still the current
+one. Parentage never depends on activation: a step is a child of the
+operation object it was started from, whichever thread starts it.
+
+**Ending.** ``end_*`` is the only way a span ends, and it happens once. A
+second ``end_*`` is ignored (the first status stands) and reported as the
+``double_end`` self-diagnostic; this makes Go's ``defer EndOperation
+("completed")`` next to an early ``EndOperation("failed")`` do the right
+thing. Ending a scope first ends its still-open children with status
+``abandoned``.
+
+**Context managers.** ``with`` ends the scope ``completed``, or, when the
+block raises, records the exception (``step_error`` plus a semantic
+conventions ``exception`` span event) and ends it ``failed``
+(``cancelled`` for a ``BaseException`` that is not an ``Exception``); the
+exception propagates unchanged. An exception already recorded by an inner
+step is not recorded again by its operation, which ends ``failed`` with
+``failure_step`` naming that step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
+
+from opentelemetry import context, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Status, StatusCode
+
+from . import _diagnostics
+from ._channels import emit
+from ._config import get_settings
+from ._correlation import SCOPE_KEY
+from ._errors import classify_error
+from ._events import (
+    FIELD_CORRELATION_ID,
+    FIELD_JOB_ID,
+    FIELD_OPERATION,
+    STATUS_ABANDONED,
+    STATUS_CANCELLED,
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STEP_DURATION,
+    STEP_ERROR,
+    end_level,
+)
+from ._events import Level as Level
+from ._providers import span_events_dropped, start_span
+from ._timing import elapsed_seconds, format_duration
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+__all__ = ["Scope"]
+
+_S = TypeVar("_S", bound="Scope")
+
+#: Set on an exception once a scope has recorded it, to the step name.
+_RECORDED_ATTR = "__opslog_failure_step__"
+
+
+class Scope:
+    """A span with opslog's bookkeeping. Not instantiated directly."""
+
+    kind: ClassVar[str] = "scope"
+    #: The end event and the names of its duration fields.
+    _end_event: ClassVar[str]
+    _duration_fields: ClassVar[tuple[str, str]]
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        job_id: str,
+        correlation_id: str,
+        operation: str,
+        step: str,
+        parent: Optional[Scope],
+        parent_context: Optional[Context],
+        pinned_trace_id: int = 0,
+        span_attributes: Optional[dict[str, Any]] = None,
+    ) -> None:
+        self.name = name
+        self.job_id = job_id
+        self.correlation_id = correlation_id
+        self.operation = operation
+        #: The ``step`` field of this scope's own events.
+        self.step_field = step
+        self.parent = parent
+        self.ended = False
+        self._closing = False
+        self._lock = threading.Lock()
+        self._open_children: dict[int, Scope] = {}
+        self._last_error: Optional[str] = None
+        self._failure_step: Optional[str] = None
+        #: The fixed required fields of every event of this scope.
+        self.required: dict[str, str] = {
+            FIELD_CORRELATION_ID: correlation_id,
+            FIELD_JOB_ID: job_id,
+            FIELD_OPERATION: operation,
+        }
+        attributes: dict[str, Any] = {**self.required, "opslog.kind": self.kind}
+        if span_attributes:
+            attributes.update(span_attributes)
+        self.outer_context = context.get_current()
+        self.span: Span = start_span(
+            name, parent_context, pinned_trace_id=pinned_trace_id, attributes=attributes
+        )
+        base = parent_context if parent_context is not None else self.outer_context
+        self.context: Context = context.set_value(
+            SCOPE_KEY, self, trace.set_span_in_context(self.span, base)
+        )
+        self._started = time.perf_counter()
+        if parent is not None:
+            parent._adopt(self)
+        context.attach(self.context)
+
+    # -- introspection ----------------------------------------------------
+    @property
+    def span_context(self) -> trace.SpanContext:
+        """The OpenTelemetry span context (trace id = correlation id)."""
+        return self.span.get_span_context()
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else "open"
+        return f"<{type(self).__name__} {self.name!r} {state} correlation_id={self.correlation_id}>"
+
+    # -- events -------------------------------------------------------------
+    def _record_error(
+        self,
+        step: Optional[str],
+        message: object,
+        err: object,
+        fields: object,
+    ) -> None:
+        """``step_error`` with the error classification; never raises."""
+        settings = get_settings()
+        defaults = classify_error(err, settings.error_classifier)
+        exception = err if isinstance(err, BaseException) else None
+        emit(
+            self,
+            STEP_ERROR,
+            Level.ERROR,
+            message,
+            step=step,
+            fields=fields,
+            defaults=defaults,
+            exception=exception,
+        )
+        self._last_error = settings.coercer.any_text(defaults.get("error", ""))
+        self._failure_step = self.step_field if step is None else settings.coercer.any_text(step)
+        if exception is not None:
+            try:
+                setattr(exception, _RECORDED_ATTR, self._failure_step)
+            except Exception:
+                pass
+
+    def _log_duration(self, step: Optional[str], start: object) -> None:
+        seconds = elapsed_seconds(start)
+        if seconds is None:
+            extras: dict[str, object] = {"duration_ms": -1, "duration_str": "unknown"}
+            message = f"duration unknown: unusable start value of type {type(start).__name__}"
+        else:
+            extras = {
+                "duration_ms": round(seconds * 1000),
+                "duration_str": format_duration(seconds),
+            }
+            message = f"took {extras['duration_str']}"
+        emit(self, STEP_DURATION, Level.INFO, message, step=step, extras=extras)
+
+    # -- children -----------------------------------------------------------
+    def _adopt(self, child: Scope) -> None:
+        with self._lock:
+            self._open_children[id(child)] = child
+
+    def _release(self, child: Scope) -> None:
+        with self._lock:
+            self._open_children.pop(id(child), None)
+
+    # -- ending ---------------------------------------------------------------
+    def _close(
+        self,
+        status: object,
+        fields: object,
+        defaults: Optional[dict[str, object]] = None,
+    ) -> bool:
+        """End this scope once. Returns False (and reports) if already ended."""
+        try:
+            with self._lock:
+                if self._closing:
+                    already = True
+                else:
+                    already = False
+                    self._closing = True
+                    children = list(self._open_children.values())
+            settings = get_settings()
+            status_text = settings.coercer.any_text(status) if status is not None else ""
+            status_text = status_text or STATUS_COMPLETED
+            if already:
+                _diagnostics.report(
+                    _diagnostics.DOUBLE_END,
+                    f"{self.kind} {self.name!r} ended again with status {status_text!r}; "
+                    "the first end stands",
+                )
+                return False
+            extras = self._end_extras(children)
+            seconds = time.perf_counter() - self._started
+            ms_key, str_key = self._duration_fields
+            extras.update(
+                {
+                    "status": status_text,
+                    ms_key: round(seconds * 1000),
+                    str_key: format_duration(seconds),
+                    "span_events_dropped": span_events_dropped(self.span, adding=1),
+                }
+            )
+            if status_text == STATUS_FAILED and self._failure_step is not None:
+                defaults = {"failure_step": self._failure_step, **(defaults or {})}
+            emit(
+                self,
+                self._end_event,
+                end_level(status_text),
+                f"{self.kind} {self.name} {status_text}",
+                fields=fields,
+                extras=extras,
+                defaults=defaults,
+            )
+            self._end_span(status_text)
+            if status_text == STATUS_FAILED and self.parent is not None:
+                # The operation learns which step failed, for its own end.
+                self.parent._failure_step = self._failure_step or self.name
+                self.parent._last_error = self._last_error or self.parent._last_error
+            return True
+        except Exception as exc:  # pragma: no cover - defensive
+            _diagnostics.report(_diagnostics.INTERNAL_ERROR, f"ending: {type(exc).__name__}")
+            return False
+
+    def _end_extras(self, children: list[Scope]) -> dict[str, object]:
+        """End the open children as abandoned; subclasses report the counts."""
+        for child in children:
+            child._close(STATUS_ABANDONED, None)
+        if children:
+            _diagnostics.report(
+                _diagnostics.ABANDONED,
+                f"{len(children)} open step(s)/child operation(s) of {self.kind} "
+                f"{self.name!r} ended as abandoned",
+                len(children),
+            )
+        return {}
+
+    def _end_span(self, status: str) -> None:
+        span = self.span
+        try:
+            span.set_attribute("opslog.status", status)
+            dropped = span_events_dropped(span)
+            if dropped:
+                span.set_attribute("opslog.span_events_dropped", dropped)
+                _diagnostics.report(
+                    _diagnostics.SPAN_EVENTS_DROPPED,
+                    f"{self.kind} {self.name!r}: {dropped} span event(s) beyond the span's "
+                    "event limit (all of them are on the log channels)",
+                    dropped,
+                )
+            if status == STATUS_FAILED:
+                description = self._last_error or f"{self.kind} {self.name} failed"
+                span.set_status(Status(StatusCode.ERROR, description))
+            span.end()
+        finally:
+            self.ended = True
+            if context.get_current() is self.context:
+                context.attach(self.outer_context)
+            if self.parent is not None:
+                self.parent._release(self)
+            self._on_ended()
+
+    def _on_ended(self) -> None:
+        """Hook for subclasses (operations leave the exit registry)."""
+
+    # -- context manager protocol ---------------------------------------------
+    def _end_for_exit(self, status: str) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if self._closing:
+            return
+        if exc is None:
+            self._end_for_exit(STATUS_COMPLETED)
+            return
+        recorded = getattr(exc, _RECORDED_ATTR, None)
+        if isinstance(recorded, str):
+            self._failure_step = recorded
+        else:
+            self._record_error(
+                None, f"{self.kind} {self.name} raised {type(exc).__name__}", exc, None
+            )
+        self._end_for_exit(STATUS_FAILED if isinstance(exc, Exception) else STATUS_CANCELLED)
+
+    async def __aenter__(self: _S) -> _S:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

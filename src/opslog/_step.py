@@ -1,0 +1,100 @@
+"""Steps: one unit of work inside an operation, a child span of it.
+
+Go's ``StepContext``. Start one with :meth:`OperationContext.start_step`
+(or ``with op.step(name) as step:``); every event it logs carries
+``step = <step name>`` and sits on the step's span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Optional
+
+from ._channels import emit
+from ._events import (
+    STATUS_COMPLETED,
+    STEP_DEBUG,
+    STEP_END,
+    STEP_INFO,
+    STEP_START,
+    STEP_SUCCESS,
+    STEP_WARNING,
+    Level,
+)
+from ._scope import Scope
+
+if TYPE_CHECKING:
+    from ._operation import OperationContext
+
+__all__ = ["StepContext"]
+
+Fields = Optional[Mapping[object, object]]
+
+
+class StepContext(Scope):
+    """A step of an operation. Every method is safe to call in any state."""
+
+    kind = "step"
+    _end_event = STEP_END
+    _duration_fields = ("step_duration_ms", "step_duration_str")
+
+    def __init__(self, operation: OperationContext, name: str) -> None:
+        super().__init__(
+            name=name,
+            job_id=operation.job_id,
+            correlation_id=operation.correlation_id,
+            operation=operation.operation,
+            step=name,
+            parent=operation,
+            parent_context=operation.context,
+            span_attributes={"step": name},
+        )
+        #: The operation this step belongs to.
+        self.operation_context = operation
+        emit(self, STEP_START, Level.INFO, f"step {name} started")
+
+    def debug(self, message: object, fields: Fields = None) -> None:
+        """``step_debug`` (DEBUG): emitted only when the configured level allows."""
+        emit(self, STEP_DEBUG, Level.DEBUG, message, fields=fields)
+
+    def info(self, message: object, fields: Fields = None) -> None:
+        """``step_info`` (INFO)."""
+        emit(self, STEP_INFO, Level.INFO, message, fields=fields)
+
+    def warn(self, message: object, fields: Fields = None) -> None:
+        """``step_warning`` (WARN)."""
+        emit(self, STEP_WARNING, Level.WARN, message, fields=fields)
+
+    warning = warn
+
+    def error(self, message: object, err: object = None, fields: Fields = None) -> None:
+        """``step_error`` (ERROR) with ``error``, ``error_type``, ``retry_possible``.
+
+        ``err`` may be an exception, a string or ``None``. An exception also
+        adds a semantic-conventions ``exception`` event to the span.
+        """
+        self._record_error(None, message, err, fields)
+
+    def success(self, message: object, fields: Fields = None) -> None:
+        """``step_success`` (INFO)."""
+        emit(self, STEP_SUCCESS, Level.INFO, message, fields=fields)
+
+    def log_duration(self, start: object) -> None:
+        """``step_duration`` with ``duration_ms`` and ``duration_str`` since ``start``.
+
+        ``start`` is a ``time.perf_counter()``/``monotonic()``/``time()``
+        value, a ``datetime``, or a ``timedelta`` (see :mod:`opslog._timing`).
+        """
+        self._log_duration(None, start)
+
+    def end_step(self, status: str = STATUS_COMPLETED, fields: Fields = None) -> None:
+        """End the step: ``step_end`` with ``status`` and the step's duration.
+
+        ``"failed"`` marks the span as Error (ERROR level); any other status
+        (``"completed"``, ``"retrying"``...) is kept as given. A second call
+        is ignored and reported.
+        """
+        self._close(status, fields)
+
+    def _end_for_exit(self, status: str) -> None:
+        self.end_step(status)

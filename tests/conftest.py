@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import opslog
+from opslog import _diagnostics
+from opslog._config import get_settings, restore_settings
+from opslog.testing import Capture, capture_events
+
+CANARY = "canary-7f3a9c1e5b-secret"
+
+
+@pytest.fixture(autouse=True)
+def _clean_state() -> Iterator[None]:
+    """Every test starts with default settings and zeroed diagnostics."""
+    saved = get_settings()
+    _diagnostics.reset_diagnostics()
+    yield
+    restore_settings(saved)
+
+
+@pytest.fixture
+def captured() -> Iterator[Capture]:
+    with capture_events(level="debug") as capture:
+        yield capture
+
+
+def all_output(capture: Capture) -> str:
+    """Every byte of text any channel produced, for secret searches."""
+    parts: list[str] = []
+    for span in capture.spans:
+        parts.append(span.to_json())
+    for record in capture.log_records:
+        parts.append(record.to_json())
+    for record in capture.logging_records:
+        parts.append(repr(sorted(record.__dict__.items(), key=lambda kv: kv[0])))
+        parts.append(record.getMessage())
+        if record.exc_text:
+            parts.append(record.exc_text)
+    return "\n".join(parts)
+
+
+__all__ = ["CANARY", "all_output", "opslog"]
