@@ -209,7 +209,13 @@ class FieldCoercer:
         return self.text(_scalar_text(value))
 
     def _sequence(self, value: Any, seen: set[int], depth: int) -> AttributeValue:
-        items = _ordered(value)
+        seen.add(id(value))
+        try:
+            return self._sequence_items(_ordered(value), seen, depth)
+        finally:
+            seen.discard(id(value))
+
+    def _sequence_items(self, items: list[Any], seen: set[int], depth: int) -> AttributeValue:
         limit = self.limits.max_items
         if len(items) <= limit:
             kinds = {type(i) for i in items}

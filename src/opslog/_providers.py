@@ -165,9 +165,9 @@ def start_span(
 
 def span_events_dropped(span: Span, adding: int = 0) -> int:
     """Events the span could not hold, counting ``adding`` more about to be added."""
-    events = getattr(span, "_events", None)
+    events = getattr(span, "_events", None)  # the SDK's BoundedList
     dropped = getattr(events, "dropped", 0)
-    maxlen = getattr(events, "maxlen", None)
+    maxlen = getattr(getattr(events, "_dq", None), "maxlen", None)
     if not isinstance(dropped, int):
         return 0
     if adding and isinstance(maxlen, int):

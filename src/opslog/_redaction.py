@@ -101,20 +101,17 @@ class Redactor:
                 ),
                 REDACTED,
             ),
-            # Authorization headers keep their scheme: "Authorization: Bearer [REDACTED]".
+            # key=value, key: value, "key": "value" for sensitive keys; an
+            # auth scheme is kept: "Authorization: Bearer [REDACTED]".
             (
                 re.compile(
-                    r"(?i)\b((?:proxy[_-]?)?authorization[\"']?\s*[:=]\s*[\"']?)"
-                    r"(?:(bearer|basic|digest|negotiate|token|apikey)\s+)?[^\s,;\"']+"
+                    rf"(?i)([\"']?{key}[\"']?\s*[:=]\s*)"
+                    r"((?:bearer|basic|digest|negotiate|token|apikey)\s+)?"
+                    rf"{value}"
                 ),
-                r"\1\2 " + REDACTED,
+                r"\1\2" + REDACTED,
             ),
             (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 " + REDACTED),
-            # key=value, key: value, "key": "value" for sensitive keys.
-            (
-                re.compile(rf"(?i)([\"']?{key}[\"']?\s*[:=]\s*){value}"),
-                r"\1" + REDACTED,
-            ),
             # Credentials in URLs: scheme://user:secret@host.
             (
                 re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@"),
