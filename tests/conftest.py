@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import context
 
 import opslog
 from opslog import _diagnostics
@@ -14,10 +15,12 @@ CANARY = "canary-7f3a9c1e5b-secret"
 
 @pytest.fixture(autouse=True)
 def _clean_state() -> Iterator[None]:
-    """Every test starts with default settings and zeroed diagnostics."""
+    """Every test starts with default settings, zeroed diagnostics, an empty context."""
     saved = get_settings()
     _diagnostics.reset_diagnostics()
+    token = context.attach(context.Context())
     yield
+    context.detach(token)
     restore_settings(saved)
 
 

@@ -77,8 +77,9 @@ def test_with_correlation_continues_that_trace(captured: Capture) -> None:
 
 
 def test_with_correlation_nests_under_an_active_span_of_that_trace(captured: Capture) -> None:
-    remote = SpanContext(int(HEX, 16), 0x1111111111111111, is_remote=True,
-                         trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    remote = SpanContext(
+        int(HEX, 16), 0x1111111111111111, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+    )
     ctx = trace.set_span_in_context(NonRecordingSpan(remote))
     logger = opslog.new_operation_logger_with_correlation("j", HEX, context=ctx)
     logger.start_operation("daemon-op").end_operation()

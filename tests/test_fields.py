@@ -178,8 +178,8 @@ def test_500_fields_cannot_evict_the_required_fields(captured: Capture) -> None:
     assert event["opslog.fields_dropped"] == 500 - 64
     assert event["f0"] == 0
     assert "f499" not in event.fields
-    span_event = [e for e in captured.span("op").events if e.name == "step_info"][0]
-    record = [r for r in captured.log_records if r.log_record.event_name == "step_info"][0]
+    span_event = next(e for e in captured.span("op").events if e.name == "step_info")
+    record = next(r for r in captured.log_records if r.log_record.event_name == "step_info")
     for attrs in (span_event.attributes, record.log_record.attributes, event.fields):
         for key in ("correlation_id", "job_id", "operation", "step", "event"):
             assert isinstance(attrs[key], str)
@@ -199,7 +199,7 @@ def test_required_fields_survive_a_tiny_sdk_attribute_limit() -> None:
     op.log_step("s", "m", {f"f{i}": i for i in range(50)})
     op.end_operation()
     (span,) = exporter.get_finished_spans()
-    event = [e for e in span.events if e.name == "step_info"][0]
+    event = next(e for e in span.events if e.name == "step_info")
     assert event.attributes["event"] == "step_info"
     assert event.attributes["step"] == "s"
     assert event.attributes["correlation_id"] == op.correlation_id

@@ -15,9 +15,23 @@ from .conftest import CANARY, all_output
 
 @pytest.mark.parametrize(
     "key",
-    ["password", "DB_PASSWORD", "db-Passwd", "client_secret", "api_key", "X-Api-Key", "apikey",
-     "Authorization", "refresh_token", "aws_access_key", "credentials", "private_key",
-     "Set-Cookie", "session_id", "passphrase"],
+    [
+        "password",
+        "DB_PASSWORD",
+        "db-Passwd",
+        "client_secret",
+        "api_key",
+        "X-Api-Key",
+        "apikey",
+        "Authorization",
+        "refresh_token",
+        "aws_access_key",
+        "credentials",
+        "private_key",
+        "Set-Cookie",
+        "session_id",
+        "passphrase",
+    ],
 )
 def test_sensitive_keys(key: str) -> None:
     assert Redactor().is_sensitive_key(key)
@@ -39,10 +53,11 @@ def test_ordinary_keys(key: str) -> None:
         (f"sent Bearer {CANARY} upstream", "sent Bearer [REDACTED] upstream"),
         (f"https://admin:{CANARY}@db.local/x", "https://admin:[REDACTED]@db.local/x"),
         (f"api-key={CANARY}&x=1", "api-key=[REDACTED]&x=1"),
-        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE" + CANARY + "\n-----END RSA PRIVATE KEY-----",
-         REDACTED),
-        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl end",
-         f"jwt {REDACTED} end"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE" + CANARY + "\n-----END RSA PRIVATE KEY-----",
+            REDACTED,
+        ),
+        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl end", f"jwt {REDACTED} end"),
         ("key AKIAIOSFODNN7EXAMPLE used", f"key {REDACTED} used"),
         ("nothing secret here: vm_id=42", "nothing secret here: vm_id=42"),
     ],

@@ -92,12 +92,22 @@ def active_context(ctx: Optional[Context] = None) -> Context:
     there; its stale context must not make new work join its trace.
     """
     current: Context = context.get_current() if ctx is None else ctx
-    scope = context.get_value(SCOPE_KEY, current)
+    stale = context.get_value(SCOPE_KEY, current)
+    if stale is None or not getattr(stale, "ended", False):
+        return current
+    # Find the nearest live scope below the stale one...
+    outer: Context = current
+    scope: object = stale
     while scope is not None and getattr(scope, "ended", False):
-        outer = getattr(scope, "outer_context", None)
-        current = outer if isinstance(outer, Context) else Context()
-        scope = context.get_value(SCOPE_KEY, current)
-    return current
+        found = getattr(scope, "outer_context", None)
+        outer = found if isinstance(found, Context) else Context()
+        scope = context.get_value(SCOPE_KEY, outer)
+    # ...and keep everything else bound since (a correlation scope, baggage,
+    # a span someone started on top), replacing only the stale scope/span.
+    fixed = context.set_value(SCOPE_KEY, scope, current)
+    if trace.get_current_span(current) is getattr(stale, "span", None):
+        fixed = trace.set_span_in_context(trace.get_current_span(outer), fixed)
+    return fixed
 
 
 def trace_id_in(ctx: Context) -> int:

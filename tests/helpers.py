@@ -1,0 +1,22 @@
+"""Running a snippet in a fresh interpreter (global OpenTelemetry state is per process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+
+def run_python(code: str, timeout: float = 60) -> Any:
+    """Run ``code`` in a new interpreter; it prints one JSON document last."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,61 @@
+"""The demo command, the project's main job."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import opslog
+from opslog.cli import main
+from opslog.demo import STEPS, FailoverError, run_failover
+from opslog.testing import capture_events
+
+
+def test_demo_command_prints_events_and_the_correlation_id() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "opslog", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "operation enhanced-test-failover started" in lines[0]
+    assert any("WARN" in line and "virtio-injection" in line for line in lines)
+    assert "demo-secret-key-do-not-print" not in result.stdout
+    cid = lines[-1].split(": ")[-1]
+    assert opslog.parse_correlation_id(cid) is not None
+    assert "\x1b[" not in result.stdout  # no colour when not a TTY
+
+
+def test_demo_failure_exits_non_zero(capsys: object) -> None:
+    assert main(["demo", "--fail-at", "vm-creation"]) == 1
+
+
+def test_demo_job_shape() -> None:
+    with capture_events() as captured:
+        cid = run_failover()
+    root = captured.span("enhanced-test-failover")
+    assert root.context.trace_id == int(cid, 16)
+    for name in STEPS:
+        assert captured.span(name).parent.span_id == root.context.span_id
+    assert captured.span("linstor-snapshot-creation").attributes["parent_operation"] == (
+        "enhanced-test-failover"
+    )
+    assert [
+        s.attributes["opslog.status"] for s in captured.spans if s.name.startswith("attempt")
+    ] == ["retrying", "completed"]
+    assert captured.last("operation_end")["status"] == "completed"
+
+
+def test_demo_failure_ends_failed() -> None:
+    with capture_events() as captured:
+        try:
+            run_failover(fail_at="virtio-injection")
+        except FailoverError:
+            pass
+    end = captured.last("operation_end")
+    assert end["status"] == "failed"
+    assert end["failure_step"] == "virtio-injection"
+    assert end.level == "ERROR"
