@@ -129,9 +129,8 @@ def test_context_managers_end_completed_or_failed_and_reraise(captured: Capture)
     assert captured.last("operation_end")["status"] == "completed"
 
     error = ValueError("disk full")
-    with pytest.raises(ValueError) as raised, logger.operation("bad") as op:
-        with op.step("write") as step:
-            raise error
+    with pytest.raises(ValueError) as raised, logger.operation("bad") as op, op.step("write"):
+        raise error
     assert raised.value is error
     errors = captured.events_named("step_error")
     assert len(errors) == 1  # recorded once, by the step

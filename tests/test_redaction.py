@@ -95,7 +95,7 @@ def test_configurable_keys_allow_list_and_patterns(captured: Capture) -> None:
 
 
 def test_bad_pattern_fails_at_configure_with_a_clear_message() -> None:
-    with pytest.raises(ValueError, match="redact_patterns.*not a valid regular expression"):
+    with pytest.raises(ValueError, match=r"redact_patterns.*not a valid regular expression"):
         opslog.configure(redact_patterns=["(unclosed"])
 
 
