@@ -142,15 +142,18 @@ def test_every_call_survives_arbitrary_input(
 
 @settings(max_examples=40, deadline=None)
 @given(st.dictionaries(keys, values, max_size=10))
-def test_coerced_values_encode_as_otlp(fields: dict[Any, Any]) -> None:
-    """Whatever the input, the attributes encode into OTLP protobuf."""
-    from opentelemetry.exporter.otlp.proto.common._internal import _encode_attributes
+def test_events_encode_as_otlp(fields: dict[Any, Any]) -> None:
+    """Whatever the input, spans and log records encode into OTLP protobuf."""
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    coerced, _ = opslog.get_settings().coercer.fields(fields)
-    encoded = _encode_attributes(coerced)
-    assert len(encoded) == len(coerced)
-    for kv in encoded:
-        kv.SerializeToString()
+    with capture_events() as captured:
+        op = opslog.new_operation_logger("j").start_operation("op")
+        op.log_step("s", "m", fields)
+        op.end_operation()
+    spans = encode_spans(captured.spans).SerializeToString()
+    logs = encode_logs(captured.log_records).SerializeToString()
+    assert b"step_info" in spans and b"step_info" in logs
 
 
 def test_known_tricky_values() -> None:
