@@ -18,7 +18,8 @@ Inside the block opslog uses in-memory SDK providers (span events and log
 records are real SDK objects, exported synchronously) and a handler on the
 ``opslog`` stdlib logger; the previous configuration is restored on exit.
 The block captures events of every thread. Channels switched off before the
-block stay off.
+block stay off. Spans still open when the block ends are not captured (end
+them, or use ``with`` blocks, inside it).
 """
 
 from __future__ import annotations
