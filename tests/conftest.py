@@ -46,3 +46,19 @@ def all_output(capture: Capture) -> str:
 
 
 __all__ = ["CANARY", "all_output", "opslog"]
+
+
+@pytest.fixture(autouse=True)
+def _reset_pipeline() -> Iterator[None]:
+    """Undo whatever a test's opslog.configure() set up (handlers, export)."""
+    import logging
+
+    from opslog._export import PIPELINE
+
+    logger = logging.getLogger("opslog")
+    level, propagate = logger.level, logger.propagate
+    yield
+    if PIPELINE.config is not None:
+        PIPELINE.reset()
+    logger.setLevel(level)
+    logger.propagate = propagate

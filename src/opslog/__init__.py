@@ -22,7 +22,7 @@ The Go-style explicit form (``op.end_operation("completed", summary)``,
 from __future__ import annotations
 
 from ._concurrency import ContextThreadPoolExecutor, with_current_context
-from ._config import Settings, configure, get_settings
+from ._config import Settings, get_settings
 from ._correlation import (
     correlation_id_as_uuid,
     correlation_scope,
@@ -63,6 +63,7 @@ from ._operation import (
 )
 from ._propagation import extract, inject
 from ._redaction import REDACTED
+from ._setup import configure, export_stats, shutdown
 from ._step import StepContext
 
 __version__ = "0.1.0"
@@ -102,6 +103,7 @@ __all__ = [
     "current_step",
     "default_classifier",
     "diagnostics",
+    "export_stats",
     "extract",
     "format_correlation_id",
     "get_settings",
@@ -109,6 +111,7 @@ __all__ = [
     "new_operation_logger",
     "new_operation_logger_with_correlation",
     "parse_correlation_id",
+    "shutdown",
     "traced_operation",
     "traced_step",
     "with_current_context",

@@ -12,7 +12,8 @@ three channels:
 * **stdlib logging** record on the ``opslog`` logger, whose attributes are the
   event's fields (so a JSON formatter sees them; a field named like a
   ``LogRecord`` attribute, e.g. ``name``, is set as ``fields.name``), plus
-  ``record.opslog``, the event's whole field dict with its original keys.
+  ``record.opslog``, the event's whole field dict with its original keys,
+  and ``record.span_id``/``record.parent_span_id`` (16 hex digits).
 
 Each channel can be switched off with :func:`opslog.configure`. A channel
 that raises is counted and reported (``channel_error``); the others still
@@ -162,7 +163,7 @@ def emit(
     if settings.stdlib_logging and _stdlib_logger.isEnabledFor(level):
         try:
             _stdlib_logger.handle(
-                _stdlib_record(level, text, attributes, exception_attributes, timestamp)
+                _stdlib_record(scope, level, text, attributes, exception_attributes, timestamp)
             )
         except Exception as exc:
             _channel_failed("logging", event, exc)
@@ -180,6 +181,7 @@ def _exception_attributes(
 
 
 def _stdlib_record(
+    scope: Scope,
     level: Level,
     text: str,
     attributes: Attributes,
@@ -200,7 +202,9 @@ def _stdlib_record(
         fields[key] = value
     record.__dict__.update(fields)
     # The event's whole field dict, original keys, message included.
-    record.opslog = attributes
+    record.opslog = {**attributes, **exception_attributes} if exception_attributes else attributes
+    record.span_id = scope.span_id
+    record.parent_span_id = scope.parent_span_id
     if exception_attributes:
         record.__dict__.update(exception_attributes)
         # Standard formatters print exc_text: give them the redacted trace,

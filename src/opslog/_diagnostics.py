@@ -32,6 +32,8 @@ FIELDS_DROPPED = "fields_dropped"
 SPAN_EVENTS_DROPPED = "span_events_dropped"
 ABANDONED = "abandoned"
 STEP_OUTSIDE_OPERATION = "step_outside_operation"
+EXPORT_LOSS = "export_loss"
+CONFIGURATION = "configuration"
 
 _LOUD_REPORTS = 5  # per kind, then DEBUG
 
@@ -61,8 +63,10 @@ def diagnostics() -> dict[str, int]:
 
     Kinds include ``internal_error``, ``channel_error``, ``call_after_end``,
     ``double_end``, ``rejected_correlation_id``, ``classifier_error``,
-    ``fields_dropped``, ``span_events_dropped``, ``abandoned`` and
-    ``step_outside_operation``.
+    ``fields_dropped``, ``span_events_dropped``, ``abandoned``,
+    ``step_outside_operation``, ``export_loss`` (spans/log records not
+    delivered to the collector) and ``configuration`` (notes from
+    :func:`opslog.configure`).
     """
     with _lock:
         return dict(_counts)

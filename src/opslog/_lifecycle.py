@@ -19,7 +19,7 @@ import atexit
 import os
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Optional
 
 from . import _diagnostics
 from ._config import get_settings
@@ -33,15 +33,29 @@ __all__ = ["end_open_operations", "open_operations", "register", "unregister"]
 _lock = threading.Lock()
 _open: dict[int, OperationContext] = {}
 _atexit_registered = False
+#: ``opslog.shutdown``, once ``configure`` set up a pipeline.
+_exit_hook: Optional[Callable[[float], object]] = None
+
+
+def _ensure_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_at_exit)
+
+
+def set_exit_hook(hook: Callable[[float], object]) -> None:
+    """Run ``hook(exit_timeout)`` at exit instead of the default end-and-flush."""
+    global _exit_hook
+    with _lock:
+        _exit_hook = hook
+        _ensure_atexit()
 
 
 def register(operation: OperationContext) -> None:
-    global _atexit_registered
     with _lock:
         _open[id(operation)] = operation
-        if not _atexit_registered:
-            _atexit_registered = True
-            atexit.register(_at_exit)
+        _ensure_atexit()
 
 
 def unregister(operation: OperationContext) -> None:
@@ -61,22 +75,25 @@ def end_open_operations(status: str, deadline: float) -> int:
     for operation in open_operations():
         if time.monotonic() >= deadline:
             break
-        operation.end_operation(status, {"opslog.ended_by": "exit"})
+        operation.end_operation(status, {"opslog.ended_by": "shutdown"})
         ended += 1
+    if ended:
+        _diagnostics.report(
+            _diagnostics.ABANDONED,
+            f"{ended} operation(s) still open at shutdown ended as {status}",
+            ended,
+        )
     return ended
 
 
 def _at_exit() -> None:
     try:
         timeout = get_settings().exit_timeout
+        if _exit_hook is not None:
+            _exit_hook(timeout)
+            return
         deadline = time.monotonic() + timeout
-        ended = end_open_operations("abandoned", deadline)
-        if ended:
-            _diagnostics.report(
-                _diagnostics.ABANDONED,
-                f"{ended} operation(s) still open at exit ended as abandoned",
-                ended,
-            )
+        end_open_operations("abandoned", deadline)
         force_flush(max(0.0, deadline - time.monotonic()))
     except Exception:  # pragma: no cover - never fail interpreter exit
         pass

@@ -178,15 +178,17 @@ def span_events_dropped(span: Span, adding: int = 0) -> int:
 
 def force_flush(timeout_seconds: float) -> None:
     """Flush the providers in force, if they can be flushed, within the timeout."""
+    from ._processor import bounded_call
+
     settings = get_settings()
     millis = max(1, int(timeout_seconds * 1000))
-    for provider in (
-        settings.tracer_provider or trace.get_tracer_provider(),
-        settings.logger_provider or _logs.get_logger_provider(),
-    ):
-        flush = getattr(provider, "force_flush", None)
-        if callable(flush):
-            try:
-                flush(millis)
-            except Exception:
-                pass
+    flushes = [
+        flush
+        for provider in (
+            settings.tracer_provider or trace.get_tracer_provider(),
+            settings.logger_provider or _logs.get_logger_provider(),
+        )
+        if callable(flush := getattr(provider, "force_flush", None))
+    ]
+    # The SDK's batch processors ignore the flush timeout: bound it ourselves.
+    bounded_call(lambda: [flush(millis) for flush in flushes], timeout_seconds, "opslog-flush")

@@ -118,6 +118,14 @@ class Scope:
         self.span: Span = start_span(
             name, parent_context, pinned_trace_id=pinned_trace_id, attributes=attributes
         )
+        #: 16 hex digits each; ``parent_span_id`` is "" for a trace root.
+        self.span_id = format(self.span.get_span_context().span_id, "016x")
+        parent_span = trace.get_current_span(parent_context).get_span_context()
+        self.parent_span_id = (
+            format(parent_span.span_id, "016x")
+            if parent_context is not None and parent_span.is_valid
+            else ""
+        )
         base = parent_context if parent_context is not None else self.outer_context
         self.context: Context = context.set_value(
             SCOPE_KEY, self, trace.set_span_in_context(self.span, base)

@@ -1,50 +1,97 @@
 """The ``opslog`` command line.
 
 ``opslog demo`` runs the enhanced test failover example
-(:mod:`opslog.demo`) and prints its events to the terminal.
+(:mod:`opslog.demo`), printing its events live. With no endpoint it uses the
+embedded default and ends by saying where the JSON lines went; with
+``--endpoint`` (or ``OTEL_EXPORTER_OTLP_ENDPOINT``) it exports over OTLP and
+prints the trace id to look up in Jaeger.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
+import tempfile
 from typing import Optional, Sequence
 
-from ._channels import LOGGER_NAME
-from ._console import console_handler
+from ._export import PIPELINE
 
 __all__ = ["main"]
 
+JAEGER_UI = "http://localhost:16686"
+
 
 def _demo(args: argparse.Namespace) -> int:
+    from . import _setup
     from .demo import FailoverError, run_failover
 
-    handler = console_handler(sys.stdout)
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    exporting = bool(args.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    json_path = args.json
+    if json_path is None and not exporting:
+        json_path = os.path.join(tempfile.gettempdir(), f"opslog-demo-{os.getpid()}.jsonl")
+    try:
+        _setup.configure(
+            service_name=os.environ.get("OTEL_SERVICE_NAME") or "opslog-demo",
+            endpoint=args.endpoint,
+            protocol=args.protocol,
+            console=sys.stdout,
+            json_path=json_path,
+        )
+    except ValueError as exc:
+        print(f"opslog demo: {exc}", file=sys.stderr)
+        return 2
+    status = 0
     try:
         correlation_id = run_failover(fail_at=args.fail_at)
     except FailoverError as exc:
         print(f"\nfailover failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        logger.removeHandler(handler)
+        correlation_id = exc.correlation_id
+        status = 1
+    delivered = _setup.shutdown(timeout=args.shutdown_timeout)
     print(f"\ncorrelation id (trace id): {correlation_id}")
-    return 0
+    config = PIPELINE.config
+    if config is not None and config.exports:
+        stats = _setup.export_stats()
+        spans = stats.get("spans", {})
+        print(
+            f"exported to {config.traces.endpoint if config.traces else config.logs.endpoint}: "  # type: ignore[union-attr]
+            f"{spans.get('exported', 0)} spans, {spans.get('dropped', 0) + spans.get('failed', 0)} "
+            f"not delivered{'' if delivered else ' (shutdown deadline reached)'}"
+        )
+        print(f"look it up in Jaeger: {JAEGER_UI}/trace/{correlation_id}")
+    if json_path:
+        print(f"JSON log: {json_path}")
+    return status
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``opslog`` command."""
-    parser = argparse.ArgumentParser(prog="opslog", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="opslog", description=(__doc__ or "").splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the enhanced test failover example")
     demo.add_argument(
         "--fail-at",
         choices=("linstor-snapshot", "virtio-injection", "vm-creation", "volume-attachment"),
         help="make this step fail (the operation ends failed)",
+    )
+    demo.add_argument(
+        "--endpoint",
+        help="OTLP endpoint, e.g. http://localhost:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT, "
+        "else no export: terminal and JSON lines only)",
+    )
+    demo.add_argument(
+        "--protocol",
+        choices=("http/protobuf", "grpc"),
+        help="OTLP protocol (default http/protobuf)",
+    )
+    demo.add_argument("--json", metavar="PATH", help="also write events as JSON lines to PATH")
+    demo.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="longest wait for the export to finish at the end (default 5)",
     )
     demo.set_defaults(run=_demo)
     args = parser.parse_args(argv)

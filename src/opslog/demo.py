@@ -25,6 +25,10 @@ STEPS = ("linstor-snapshot", "virtio-injection", "vm-creation", "volume-attachme
 class FailoverError(RuntimeError):
     """Raised when the demo is asked to fail at a step."""
 
+    def __init__(self, message: str, correlation_id: str = "") -> None:
+        super().__init__(message)
+        self.correlation_id = correlation_id
+
 
 def _work(seconds: float) -> None:
     time.sleep(seconds)
@@ -50,14 +54,15 @@ def _create_vm(op: OperationContext, vm_name: str, max_retries: int = 3) -> str:
     for attempt in range(1, max_retries + 1):
         attempt_step = op.start_step(f"attempt-{attempt}")
         if attempt == 1:
+            # A recovered error: logged as step_error, the attempt retried.
             err = TimeoutError("CloudStack API did not answer within 30s")
-            attempt_step.warn(
+            attempt_step.error(
                 "Operation failed, retrying",
+                err,
                 {
                     "attempt_number": attempt,
                     "max_retries": max_retries,
                     "retry_delay": f"{retry_delay}s",
-                    "error": str(err),
                 },
             )
             attempt_step.end_step("retrying")
@@ -108,7 +113,7 @@ def run_failover(
             step.error(f"{name} failed", err, {"vm_id": vm_id})
             step.end_step(STATUS_FAILED)
             op.end_operation(STATUS_FAILED, {"failure_step": name})
-            raise FailoverError(f"{name} step failed") from err
+            raise FailoverError(f"{name} step failed", logger.correlation_id) from err
         if name == "linstor-snapshot":
             snapshot_name = _snapshot(op, vm_id)
             step.success("Snapshot created successfully", {"snapshot_name": snapshot_name})
