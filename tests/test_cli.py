@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import opslog
 from opslog.cli import main
@@ -24,13 +29,29 @@ def test_demo_command_prints_events_and_the_correlation_id() -> None:
     assert "operation enhanced-test-failover started" in lines[0]
     assert any("WARN" in line and "virtio-injection" in line for line in lines)
     assert "demo-secret-key-do-not-print" not in result.stdout
-    cid = lines[-1].split(": ")[-1]
+    cid = next(line for line in lines if line.startswith("correlation id")).split(": ")[-1]
     assert opslog.parse_correlation_id(cid) is not None
+    json_path = lines[-1].removeprefix("JSON log: ")
+    with open(json_path, encoding="utf-8") as f:
+        documents = [json.loads(line) for line in f]
+    os.unlink(json_path)
+    assert documents[0]["event"] == "operation_start"
+    assert {d["correlation_id"] for d in documents} == {cid}
     assert "\x1b[" not in result.stdout  # no colour when not a TTY
 
 
-def test_demo_failure_exits_non_zero(capsys: object) -> None:
-    assert main(["demo", "--fail-at", "vm-creation"]) == 1
+def test_demo_failure_exits_non_zero(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    assert main(["demo", "--fail-at", "vm-creation", "--json", str(path)]) == 1
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert events[-1]["event"] == "operation_end"
+    assert events[-1]["status"] == "failed"
+    assert events[-1]["level"] == "ERROR"
+
+
+def test_demo_rejects_a_malformed_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--endpoint", "collector:4318"]) == 2
+    assert "needs an http:// (plaintext) or https:// (TLS) scheme" in capsys.readouterr().err
 
 
 def test_demo_job_shape() -> None:

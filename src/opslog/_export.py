@@ -553,15 +553,15 @@ class Pipeline:
             self.logger_provider.add_log_record_processor(self.log_switch)
             trace.set_tracer_provider(self.tracer_provider)
             _logs.set_logger_provider(self.logger_provider)
-        elif config.service_name or config.sampler:
-            if self.config is not None and (
-                config.service_name != self.config.service_name
-                or config.sampler != self.config.sampler
-            ):
-                notes.append(
-                    "service_name, resource_attributes and sampler are fixed once the "
-                    "providers exist; the first values stay in force"
-                )
+        elif self.config is not None and (
+            config.service_name != self.config.service_name
+            or config.sampler != self.config.sampler
+            or config.resource_attributes != self.config.resource_attributes
+        ):
+            notes.append(
+                "service_name, resource_attributes and sampler are fixed once the "
+                "providers exist; the first values stay in force"
+            )
         return True
 
     def _install_handlers(self, config: ExportConfig) -> None:
