@@ -353,6 +353,15 @@ def _positive_int(kwargs: Mapping[str, Any], name: str, default: int) -> int:
 # -- building --------------------------------------------------------------------
 
 
+#: gRPC's default reconnect backoff grows to 120 s: after a collector
+#: restart, minutes of data would fail fast. Cap it at 5 s.
+_GRPC_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 500),
+    ("grpc.min_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+)
+
+
 def _span_exporter(signal: SignalConfig) -> Any:
     if signal.protocol == "grpc":
         import grpc
@@ -366,6 +375,7 @@ def _span_exporter(signal: SignalConfig) -> Any:
             headers=dict(signal.headers),
             timeout=signal.timeout,
             compression=grpc.Compression.Gzip if signal.compression == "gzip" else None,
+            channel_options=_GRPC_CHANNEL_OPTIONS,
         )
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -391,6 +401,7 @@ def _log_exporter(signal: SignalConfig) -> Any:
             headers=dict(signal.headers),
             timeout=signal.timeout,
             compression=grpc.Compression.Gzip if signal.compression == "gzip" else None,
+            channel_options=_GRPC_CHANNEL_OPTIONS,
         )
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -617,22 +628,25 @@ class Pipeline:
         """Flush and stop the export, in parallel, within ``timeout``."""
         with self.lock:
             inners = [p for p in (self.span_switch.inner, self.log_switch.inner) if p is not None]
+        results: list[bool] = []
         threads = [
             threading.Thread(
-                target=inner.batch.shutdown, args=(timeout,), name="opslog-shutdown", daemon=True
+                target=lambda batch=inner.batch: results.append(batch.shutdown(timeout)),
+                name="opslog-shutdown",
+                daemon=True,
             )
             for inner in inners
         ]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout)
+            thread.join(timeout + 0.5)
         for handler in self.handlers:
             try:
                 handler.flush()
             except Exception:
                 pass
-        return not any(t.is_alive() for t in threads)
+        return len(results) == len(inners) and all(results)
 
 
 PIPELINE = Pipeline()

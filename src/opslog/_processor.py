@@ -98,6 +98,8 @@ class BoundedBatchProcessor(Generic[T]):
         self._idle = threading.Condition()
         self._flush_requests = 0
         self._flushes_done = 0
+        self._in_flight = 0
+        self._gave_up = False
         self._stopping = False
         self._worker = threading.Thread(
             target=self._run, name=f"opslog-{self.signal}-export", daemon=True
@@ -123,8 +125,8 @@ class BoundedBatchProcessor(Generic[T]):
 
     @property
     def pending(self) -> int:
-        """Items queued and not yet exported."""
-        return len(self._queue)
+        """Items queued or being exported."""
+        return len(self._queue) + self._in_flight
 
     # -- worker ---------------------------------------------------------------
     def _run(self) -> None:
@@ -156,10 +158,14 @@ class BoundedBatchProcessor(Generic[T]):
                 pass
             if not batch:
                 return
+            self._in_flight = len(batch)
             try:
                 delivered = self._export(batch)
             except Exception:
                 delivered = False
+            self._in_flight = 0
+            if self._gave_up:
+                return  # shutdown already counted this batch as dropped
             if delivered:
                 self.stats.exported += len(batch)
             else:
@@ -206,9 +212,12 @@ class BoundedBatchProcessor(Generic[T]):
         self._worker.join(max(0.0, deadline - time.monotonic()))
         finished = not self._worker.is_alive()
         if not finished:
-            # A stuck export: what is still queued will not be delivered.
+            # A stuck export: neither its batch nor the queue will be delivered.
             with self._drop_lock:
-                self.stats.dropped += len(self._queue)
+                self._gave_up = True
+                self.stats.dropped += len(self._queue) + self._in_flight
+            self._queue.clear()
+            self._in_flight = 0
             self._report_losses()
         closer = threading.Thread(
             target=self._close_exporter, name=f"opslog-{self.signal}-close", daemon=True
