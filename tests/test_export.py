@@ -59,7 +59,7 @@ def run_job() -> tuple[str, opslog.OperationContext]:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_spans_and_log_records_arrive_decoded(receiver: OtlpReceiver, protocol: str) -> None:
     export_to(receiver.endpoint(protocol), protocol)
-    correlation_id, op = run_job()
+    correlation_id, _op = run_job()
     assert opslog.shutdown(timeout=10)
 
     spans = {span.name: (resource, span) for resource, span in receiver.spans()}

@@ -355,7 +355,7 @@ def _positive_int(kwargs: Mapping[str, Any], name: str, default: int) -> int:
 
 #: gRPC's default reconnect backoff grows to 120 s: after a collector
 #: restart, minutes of data would fail fast. Cap it at 5 s.
-_GRPC_CHANNEL_OPTIONS = (
+_GRPC_CHANNEL_OPTIONS: Any = (  # the exporters type this as str pairs; grpc wants ints
     ("grpc.initial_reconnect_backoff_ms", 500),
     ("grpc.min_reconnect_backoff_ms", 500),
     ("grpc.max_reconnect_backoff_ms", 5000),
