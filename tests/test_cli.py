@@ -80,3 +80,42 @@ def test_demo_failure_ends_failed() -> None:
     assert end["status"] == "failed"
     assert end["failure_step"] == "virtio-injection"
     assert end.level == "ERROR"
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_demo_exports_to_a_collector_and_prints_the_trace_id(protocol: str) -> None:
+    from .otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver().start_http().start_grpc()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "opslog",
+                "demo",
+                "--endpoint",
+                receiver.endpoint(protocol),
+                "--protocol",
+                protocol,
+                "--wait",
+                "5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        cid = next(line for line in lines if line.startswith("correlation id")).split(": ")[-1]
+        assert lines[-1] == f"look it up in Jaeger: http://localhost:16686/trace/{cid}"
+        assert " 0 not delivered" in lines[-2]
+        spans = receiver.spans()
+        assert {span.trace_id.hex() for _, span in spans} == {cid}
+        assert {resource["service.name"] for resource, _ in spans} == {"opslog-demo"}
+        assert "enhanced-test-failover" in {span.name for _, span in spans}
+        events = [r.event_name for _, r in receiver.log_records()]
+        assert events.count("step_error") == 1 and events.count("step_warning") == 1
+    finally:
+        receiver.stop()

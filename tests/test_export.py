@@ -218,3 +218,55 @@ def test_reconfiguring_is_idempotent(receiver: OtlpReceiver) -> None:
     opslog.new_operation_logger("j").start_operation("over-grpc").end_operation()
     assert opslog.shutdown(timeout=5)
     assert [s.name for _, s in receiver.spans()] == ["over-grpc"]
+
+
+def _exit_run(endpoint: str, protocol: str) -> tuple[int, float, str]:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import opslog
+        opslog.configure(service_name="{SERVICE}", endpoint="{endpoint}", protocol="{protocol}",
+                         timeout=30.0, console=False, exit_timeout=1.0)
+        op = opslog.new_operation_logger("j").start_operation("left-open-at-exit")
+        op.log_step("s", "the process ends without calling shutdown()")
+        """
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    return result.returncode, time.monotonic() - started, result.stderr
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_process_exit_ends_open_operations_and_flushes(
+    receiver: OtlpReceiver, protocol: str
+) -> None:
+    code, _, stderr = _exit_run(receiver.endpoint(protocol), protocol)
+    assert code == 0, stderr
+    assert receiver.wait_until(lambda: len(receiver.spans()) == 1)
+    _, span = receiver.spans()[0]
+    assert span.name == "left-open-at-exit"
+    assert attributes_of(span.attributes)["opslog.status"] == "abandoned"
+    assert receiver.wait_until(
+        lambda: (
+            [r.event_name for _, r in receiver.log_records()]
+            == ["operation_start", "step_info", "operation_end"]
+        )
+    )
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_process_exit_is_bounded_with_a_black_holed_collector(protocol: str) -> None:
+    hole = BlackHole()
+    try:
+        code, took, stderr = _exit_run(hole.endpoint, protocol)
+    finally:
+        hole.stop()
+    assert code == 0, stderr
+    # exit_timeout is 1 s and an export would block for 30 s; interpreter start-up and
+    # imports take the rest.
+    assert took < 15.0

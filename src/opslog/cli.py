@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
+import time
+import urllib.parse
 from typing import Optional, Sequence
 
 from ._export import PIPELINE
@@ -41,6 +44,15 @@ def _demo(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"opslog demo: {exc}", file=sys.stderr)
         return 2
+    config = PIPELINE.config
+    if args.wait and config is not None and config.exports:
+        target = config.traces or config.logs
+        if target is not None and not _wait_for(target.endpoint, args.wait):
+            print(
+                f"opslog demo: {target.endpoint} did not accept connections "
+                f"within {args.wait:g}s; running anyway",
+                file=sys.stderr,
+            )
     status = 0
     try:
         correlation_id = run_failover(fail_at=args.fail_at)
@@ -50,7 +62,6 @@ def _demo(args: argparse.Namespace) -> int:
         status = 1
     delivered = _setup.shutdown(timeout=args.shutdown_timeout)
     print(f"\ncorrelation id (trace id): {correlation_id}")
-    config = PIPELINE.config
     if config is not None and config.exports:
         stats = _setup.export_stats()
         spans = stats.get("spans", {})
@@ -63,6 +74,21 @@ def _demo(args: argparse.Namespace) -> int:
     if json_path:
         print(f"JSON log: {json_path}")
     return status
+
+
+def _wait_for(url: str, seconds: float) -> bool:
+    """Wait until ``url``'s host accepts TCP connections, at most ``seconds``."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection((parts.hostname or "", port), timeout=1.0):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -86,6 +112,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help="OTLP protocol (default http/protobuf)",
     )
     demo.add_argument("--json", metavar="PATH", help="also write events as JSON lines to PATH")
+    demo.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for the collector to accept connections first",
+    )
     demo.add_argument(
         "--shutdown-timeout",
         type=float,
