@@ -283,3 +283,37 @@ def test_json_lines_path_from_the_environment(tmp_path: Path) -> None:
     assert out == {"ok": True}
     events = [json.loads(line)["event"] for line in path.read_text().splitlines()]
     assert events == ["operation_start", "operation_end"]
+
+
+def test_sampler_from_the_environment_applies_to_spans_not_to_log_records() -> None:
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from .otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver().start_http()
+    try:
+        code = textwrap.dedent(
+            """
+            import opslog
+            opslog.configure(console=False, schedule_delay=0.05)
+            logger = opslog.new_operation_logger("j")
+            logger.start_operation("sampled-out").end_operation()
+            opslog.shutdown(timeout=5)
+            print(logger.correlation_id)
+            """
+        )
+        env = {**os.environ, "OTEL_TRACES_SAMPLER": "always_off",
+               "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint("http/protobuf")}
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        cid = result.stdout.split()[-1]
+        assert receiver.wait_until(lambda: len(receiver.log_records()) == 2)
+        assert receiver.spans() == []  # sampled out
+        # the log records still carry the (valid) trace id: logs are never sampled away
+        assert {r.trace_id.hex() for _, r in receiver.log_records()} == {cid}
+    finally:
+        receiver.stop()
