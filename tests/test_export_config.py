@@ -305,10 +305,19 @@ def test_sampler_from_the_environment_applies_to_spans_not_to_log_records() -> N
             print(logger.correlation_id)
             """
         )
-        env = {**os.environ, "OTEL_TRACES_SAMPLER": "always_off",
-               "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint("http/protobuf")}
-        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                                text=True, timeout=60, check=False)
+        env = {
+            **os.environ,
+            "OTEL_TRACES_SAMPLER": "always_off",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint("http/protobuf"),
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         cid = result.stdout.split()[-1]
         assert receiver.wait_until(lambda: len(receiver.log_records()) == 2)

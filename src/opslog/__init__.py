@@ -53,6 +53,7 @@ from ._events import (
     STEP_WARNING,
     Level,
 )
+from ._http import ASGIMiddleware, ClientCall, WSGIMiddleware, http_client_span, urlopen
 from ._operation import (
     OperationContext,
     OperationLogger,
@@ -61,7 +62,7 @@ from ._operation import (
     new_operation_logger,
     new_operation_logger_with_correlation,
 )
-from ._propagation import extract, inject
+from ._propagation import W3CTraceContextPropagator, extract, inject
 from ._redaction import REDACTED
 from ._setup import configure, export_stats, shutdown
 from ._step import StepContext
@@ -69,6 +70,7 @@ from ._step import StepContext
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASGIMiddleware",
     "CHILD_OPERATION_START",
     "OPERATION_END",
     "OPERATION_START",
@@ -87,6 +89,7 @@ __all__ = [
     "STEP_START",
     "STEP_SUCCESS",
     "STEP_WARNING",
+    "ClientCall",
     "ContextThreadPoolExecutor",
     "ErrorClassifier",
     "Level",
@@ -94,6 +97,8 @@ __all__ = [
     "OperationLogger",
     "Settings",
     "StepContext",
+    "W3CTraceContextPropagator",
+    "WSGIMiddleware",
     "__version__",
     "configure",
     "correlation_id_as_uuid",
@@ -107,6 +112,7 @@ __all__ = [
     "extract",
     "format_correlation_id",
     "get_settings",
+    "http_client_span",
     "inject",
     "new_operation_logger",
     "new_operation_logger_with_correlation",
@@ -114,5 +120,6 @@ __all__ = [
     "shutdown",
     "traced_operation",
     "traced_step",
+    "urlopen",
     "with_current_context",
 ]

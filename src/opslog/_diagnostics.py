@@ -26,6 +26,7 @@ INTERNAL_ERROR = "internal_error"
 CALL_AFTER_END = "call_after_end"
 DOUBLE_END = "double_end"
 REJECTED_CORRELATION_ID = "rejected_correlation_id"
+REJECTED_TRACEPARENT = "rejected_traceparent"
 CLASSIFIER_ERROR = "classifier_error"
 CHANNEL_ERROR = "channel_error"
 FIELDS_DROPPED = "fields_dropped"
@@ -62,7 +63,8 @@ def diagnostics() -> dict[str, int]:
     """A snapshot of opslog's self-diagnostic counters, by kind.
 
     Kinds include ``internal_error``, ``channel_error``, ``call_after_end``,
-    ``double_end``, ``rejected_correlation_id``, ``classifier_error``,
+    ``double_end``, ``rejected_correlation_id``, ``rejected_traceparent``,
+    ``classifier_error``,
     ``fields_dropped``, ``span_events_dropped``, ``abandoned``,
     ``step_outside_operation``, ``export_loss`` (spans/log records not
     delivered to the collector) and ``configuration`` (notes from

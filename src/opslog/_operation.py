@@ -145,6 +145,7 @@ class OperationContext(Scope):
     """
 
     kind = "operation"
+    _carries_job_baggage = True
     _end_event = OPERATION_END
     _duration_fields = ("total_duration_ms", "total_duration_str")
 

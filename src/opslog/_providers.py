@@ -31,7 +31,7 @@ from typing import Optional
 from opentelemetry import _logs, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util.types import Attributes
 
 from ._config import get_settings
@@ -118,6 +118,7 @@ def start_span(
     *,
     pinned_trace_id: int = 0,
     attributes: Attributes = None,
+    kind: SpanKind = SpanKind.INTERNAL,
 ) -> Span:
     """Start a span under ``parent`` (``None``: a new root).
 
@@ -142,7 +143,7 @@ def start_span(
             parent_context = remote
     token = _pinned_trace_id.set(pinned_trace_id) if pinned_trace_id and pinnable else None
     try:
-        span = tracer.start_span(name, context=parent, attributes=attributes)
+        span = tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
     finally:
         if token is not None:
             _pinned_trace_id.reset(token)

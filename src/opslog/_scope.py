@@ -57,6 +57,7 @@ from ._events import (
     end_level,
 )
 from ._events import Level as Level
+from ._propagation import with_job_baggage
 from ._providers import span_events_dropped, start_span
 from ._timing import elapsed_seconds, format_duration
 
@@ -78,6 +79,8 @@ class Scope:
     #: The end event and the names of its duration fields.
     _end_event: ClassVar[str]
     _duration_fields: ClassVar[tuple[str, str]]
+    #: Put ``job_id``/``correlation_id`` into the context's W3C baggage.
+    _carries_job_baggage: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -127,6 +130,9 @@ class Scope:
             else ""
         )
         base = parent_context if parent_context is not None else self.outer_context
+        if self._carries_job_baggage:
+            # So any propagator (ours, or auto-instrumentation's) carries the job.
+            base = with_job_baggage(base, job_id, correlation_id)
         self.context: Context = context.set_value(
             SCOPE_KEY, self, trace.set_span_in_context(self.span, base)
         )

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ._export import PIPELINE
 
@@ -33,9 +33,10 @@ def _demo(args: argparse.Namespace) -> int:
     json_path = args.json
     if json_path is None and not exporting:
         json_path = os.path.join(tempfile.gettempdir(), f"opslog-demo-{os.getpid()}.jsonl")
+    default_name = "failover-engine" if args.services else "opslog-demo"
     try:
         _setup.configure(
-            service_name=os.environ.get("OTEL_SERVICE_NAME") or "opslog-demo",
+            service_name=os.environ.get("OTEL_SERVICE_NAME") or default_name,
             endpoint=args.endpoint,
             protocol=args.protocol,
             console=sys.stdout,
@@ -54,12 +55,18 @@ def _demo(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     status = 0
+    daemon = _start_daemon(args, json_path) if args.services else None
     try:
-        correlation_id = run_failover(fail_at=args.fail_at)
+        correlation_id = run_failover(
+            fail_at=args.fail_at, volume_daemon=daemon.url if daemon else None
+        )
     except FailoverError as exc:
         print(f"\nfailover failed: {exc}", file=sys.stderr)
         correlation_id = exc.correlation_id
         status = 1
+    finally:
+        if daemon is not None:
+            daemon.stop()
     delivered = _setup.shutdown(timeout=args.shutdown_timeout)
     print(f"\ncorrelation id (trace id): {correlation_id}")
     if config is not None and config.exports:
@@ -74,6 +81,19 @@ def _demo(args: argparse.Namespace) -> int:
     if json_path:
         print(f"JSON log: {json_path}")
     return status
+
+
+def _start_daemon(args: argparse.Namespace, json_path: Optional[str]) -> Any:
+    """The volume daemon process, exporting where this process exports."""
+    from .services import VolumeDaemonProcess
+
+    if args.endpoint:
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = args.endpoint
+    if args.protocol:
+        os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] = args.protocol
+    if json_path:
+        os.environ["OPSLOG_JSON_PATH"] = json_path  # both services append to one file
+    return VolumeDaemonProcess()
 
 
 def _wait_for(url: str, seconds: float) -> bool:
@@ -112,6 +132,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help="OTLP protocol (default http/protobuf)",
     )
     demo.add_argument("--json", metavar="PATH", help="also write events as JSON lines to PATH")
+    demo.add_argument(
+        "--services",
+        action="store_true",
+        help="run the volume daemon as a second process and call it over HTTP",
+    )
     demo.add_argument(
         "--wait",
         type=float,

@@ -9,12 +9,15 @@ second attempt (a recovered, retryable error), volume attachment timed with
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Optional
 
 from . import _operation as operations
 from ._events import STATUS_COMPLETED, STATUS_FAILED
+from ._http import urlopen
 from ._operation import OperationContext
 
 __all__ = ["FailoverError", "run_failover"]
@@ -74,16 +77,33 @@ def _create_vm(op: OperationContext, vm_name: str, max_retries: int = 3) -> str:
     return f"{vm_name}-test"
 
 
+def _call_daemon(url: str, path: str, body: Mapping[str, object]) -> dict[str, object]:
+    """POST JSON to the volume daemon in a client span (trace context injected)."""
+    response = urlopen(
+        f"{url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+        timeout=10,
+    )
+    with response:
+        result: dict[str, object] = json.loads(response.read())
+    return result
+
+
 def run_failover(
     vm_id: str = "4205a841-0265-f4bd-39a6-39fd92196f53",
     vm_name: str = "PGWINTESTBIOS",
     job_id: Optional[str] = None,
     fail_at: Optional[str] = None,
+    volume_daemon: Optional[str] = None,
 ) -> str:
     """Run the failover; returns its correlation id.
 
     ``fail_at`` names a step of :data:`STEPS` that fails (the operation then
     ends ``failed`` and :class:`FailoverError` is raised, as in the seed).
+    ``volume_daemon`` is the base URL of a volume daemon
+    (:mod:`opslog.services`): attachment and cleanup then call it over HTTP.
     """
     job_id = job_id or f"failover-{uuid.uuid4().hex[:12]}"
     logger = operations.new_operation_logger(job_id)
@@ -128,9 +148,16 @@ def run_failover(
             destination = _create_vm(op, vm_name)
             step.success("Test VM created", {"destination_vm_id": destination})
         elif name == "volume-attachment":
-            _work(0.01)
-            step.success("Volume attached", {"device_path": "/dev/vdc", "volume_size_gb": 110})
+            volume = {"volume_id": "babe9a3f-2746-4bfa-86cb-36830e0cd399", "vm_id": vm_id}
+            if volume_daemon:
+                device = _call_daemon(volume_daemon, "/attach", volume)["device_path"]
+            else:
+                _work(0.01)
+                device = "/dev/vdc"
+            step.success("Volume attached", {"device_path": device, "volume_size_gb": 110})
         else:
+            if volume_daemon:
+                _call_daemon(volume_daemon, "/detach", {"volume_id": "babe9a3f"})
             step.success("Cleanup scheduled", {"auto_cleanup": True})
         step.log_duration(step_start)
         step.end_step(STATUS_COMPLETED)
