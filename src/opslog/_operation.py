@@ -286,7 +286,8 @@ def new_operation_logger(
     """
     ctx = active_context(context)
     coercer = get_settings().coercer
-    job = job_id_in(ctx) if job_id is None else coercer.any_text(job_id)
+    # A job id from baggage is as untrusted as any other input.
+    job = coercer.any_text(job_id_in(ctx) or "" if job_id is None else job_id)
     trace_id = trace_id_in(ctx)
     if trace_id:
         return OperationLogger(job or "", trace_id, ctx)
@@ -310,7 +311,8 @@ def new_operation_logger_with_correlation(
     trace_id, rejected = resolve_correlation_id(correlation_id)
     ctx = active_context(context)
     coercer = get_settings().coercer
-    job = job_id_in(ctx) if job_id is None else coercer.any_text(job_id)
+    # A job id from baggage is as untrusted as any other input.
+    job = coercer.any_text(job_id_in(ctx) or "" if job_id is None else job_id)
     parent = ctx if trace_id_in(ctx) == trace_id else None
     return OperationLogger(job or "", trace_id, parent, rejected)
 
