@@ -21,7 +21,8 @@ The Go-style explicit form (``op.end_operation("completed", summary)``,
 
 from __future__ import annotations
 
-from ._concurrency import ContextThreadPoolExecutor, with_current_context
+from typing import TYPE_CHECKING, Any
+
 from ._config import Settings, get_settings
 from ._correlation import (
     correlation_id_as_uuid,
@@ -53,7 +54,6 @@ from ._events import (
     STEP_WARNING,
     Level,
 )
-from ._http import ASGIMiddleware, ClientCall, WSGIMiddleware, http_client_span, urlopen
 from ._operation import (
     OperationContext,
     OperationLogger,
@@ -62,12 +62,50 @@ from ._operation import (
     new_operation_logger,
     new_operation_logger_with_correlation,
 )
-from ._propagation import W3CTraceContextPropagator, extract, inject
 from ._redaction import REDACTED
-from ._setup import configure, export_stats, shutdown
 from ._step import StepContext
+from ._version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from ._concurrency import ContextThreadPoolExecutor, with_current_context
+    from ._http import ASGIMiddleware, ClientCall, WSGIMiddleware, http_client_span, urlopen
+    from ._propagation import W3CTraceContextPropagator, extract, inject
+    from ._setup import configure, export_stats, shutdown
+
+# Imported on first use, so that ``import opslog`` stays cheap: the export
+# pipeline (the SDK's logs, exporters), HTTP (urllib, ssl, email) and the
+# propagators are loaded only by programs that use them.
+_LAZY = {
+    "ContextThreadPoolExecutor": "._concurrency",
+    "with_current_context": "._concurrency",
+    "ASGIMiddleware": "._http",
+    "ClientCall": "._http",
+    "WSGIMiddleware": "._http",
+    "http_client_span": "._http",
+    "urlopen": "._http",
+    "W3CTraceContextPropagator": "._propagation",
+    "extract": "._propagation",
+    "inject": "._propagation",
+    "configure": "._setup",
+    "export_stats": "._setup",
+    "shutdown": "._setup",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'opslog' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ASGIMiddleware",

@@ -74,19 +74,27 @@ def build_attributes(
     extras: Optional[Mapping[str, object]],
     defaults: Optional[Mapping[str, object]],
 ) -> Attributes:
-    """The event's attributes in layering order, required fields last."""
+    """The event's attributes in layering order, required fields last.
+
+    ``extras`` are opslog's own fields: primitives, any text in them already
+    coerced by the caller in this package. ``defaults`` and ``fields`` come
+    from outside and are coerced here.
+    """
     coercer = settings.coercer
-    out: Attributes = {}
-    if defaults:
-        out.update(coercer.fields(defaults)[0])
-    caller, dropped = coercer.fields(fields)
-    own: Attributes = coercer.fields(extras)[0] if extras else {}
-    for key, value in caller.items():
-        if key in RESERVED_FIELDS or key in own:
-            out["fields." + key] = value
+    out: Attributes = coercer.fields(defaults)[0] if defaults else {}
+    dropped = 0
+    if fields is not None:
+        caller, dropped = coercer.fields(fields)
+        if caller.keys() & RESERVED_FIELDS or (extras and caller.keys() & extras.keys()):
+            for key, value in caller.items():
+                if key in RESERVED_FIELDS or (extras and key in extras):
+                    out["fields." + key] = value
+                else:
+                    out[key] = value
         else:
-            out[key] = value
-    out.update(own)
+            out.update(caller)
+    if extras:
+        out.update(extras)  # type: ignore[arg-type]
     if dropped:
         out[FIELDS_DROPPED] = dropped
         _diagnostics.report(
@@ -120,7 +128,7 @@ def emit(
     """Emit one event of ``scope`` on every channel that is on. Never raises."""
     try:
         settings = get_settings()
-        if level < settings.level:
+        if level < settings.level_value:
             return
         if scope.ended:
             _diagnostics.report(
@@ -130,7 +138,9 @@ def emit(
             )
         text = settings.coercer.any_text(message)
         attributes = build_attributes(settings, scope, event, step, text, fields, extras, defaults)
-        exception_attributes = _exception_attributes(settings, exception)
+        exception_attributes = (
+            _exception_attributes(settings, exception) if exception is not None else {}
+        )
         timestamp = time.time_ns()
     except Exception as exc:  # pragma: no cover - defensive
         _diagnostics.report(

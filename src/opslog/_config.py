@@ -14,15 +14,17 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from opentelemetry._logs import LoggerProvider
 from opentelemetry.trace import TracerProvider
 
 from ._errors import ErrorClassifier
 from ._events import Level
 from ._fields import FieldCoercer, FieldLimits
 from ._redaction import DEFAULT_SENSITIVE_KEYS, Redactor
+
+if TYPE_CHECKING:
+    from opentelemetry._logs import LoggerProvider
 
 __all__ = ["Settings", "configure", "get_settings"]
 
@@ -59,6 +61,8 @@ class Settings:
 
     redactor: Redactor = field(init=False, repr=False, compare=False)
     coercer: FieldCoercer = field(init=False, repr=False, compare=False)
+    #: ``level`` as a plain int: compared on every call, cheaper than an enum.
+    level_value: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         redactor = Redactor(
@@ -68,6 +72,7 @@ class Settings:
         )
         object.__setattr__(self, "redactor", redactor)
         object.__setattr__(self, "coercer", FieldCoercer(redactor, self.limits))
+        object.__setattr__(self, "level_value", int(self.level))
 
 
 _lock = threading.Lock()

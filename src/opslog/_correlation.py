@@ -21,7 +21,6 @@ also accepts uppercase digits, the UUID form with dashes
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Optional
@@ -58,8 +57,8 @@ def parse_correlation_id(value: object) -> Optional[int]:
         return None
     if isinstance(value, int):
         return value if 0 < value <= _MAX_TRACE_ID else None
-    if isinstance(value, uuid.UUID):
-        return value.int or None
+    if type(value).__name__ == "UUID" and isinstance(getattr(value, "int", None), int):
+        return int(value.int) or None  # type: ignore[attr-defined]
     if not isinstance(value, str) or len(value) > 64:
         return None
     text = value.strip().lower()
@@ -81,8 +80,10 @@ def format_correlation_id(trace_id: int) -> str:
 
 def correlation_id_as_uuid(correlation_id: str) -> Optional[str]:
     """The UUID spelling (8-4-4-4-12) of a correlation id, or ``None`` if invalid."""
-    trace_id = parse_correlation_id(correlation_id)
-    return str(uuid.UUID(int=trace_id)) if trace_id else None
+    if not (trace_id := parse_correlation_id(correlation_id)):
+        return None
+    text = format(trace_id, "032x")
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def active_context(ctx: Optional[Context] = None) -> Context:
@@ -129,6 +130,17 @@ def job_id_in(ctx: Context) -> Optional[str]:
         return job_id
     value = baggage.get_baggage(JOB_ID_BAGGAGE_KEY, ctx)
     return value if isinstance(value, str) else None
+
+
+def with_job_baggage(ctx: Context, job_id: str, correlation_id: str) -> Context:
+    """``ctx`` with the ``job_id`` and ``correlation_id`` W3C baggage entries set.
+
+    Operations put them there so that any propagator (opslog's, or
+    auto-instrumentation's) carries the job across services.
+    """
+    if job_id:
+        ctx = baggage.set_baggage(JOB_ID_BAGGAGE_KEY, job_id, ctx)
+    return baggage.set_baggage("correlation_id", correlation_id, ctx)
 
 
 def current_correlation_id() -> Optional[str]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry._logs import SeverityNumber
+if TYPE_CHECKING:
+    from opentelemetry._logs import SeverityNumber
 
 __all__ = [
     "CHILD_OPERATION_START",
@@ -108,7 +109,8 @@ class Level(enum.IntEnum):
     @property
     def severity_number(self) -> SeverityNumber:
         """The OpenTelemetry severity number of this level."""
-        return _SEVERITY[self]
+        table = _SEVERITY or _load_severities()
+        return table[self]  # type: ignore[no-any-return]
 
     @property
     def severity_text(self) -> str:
@@ -140,12 +142,22 @@ class Level(enum.IntEnum):
         )
 
 
-_SEVERITY = {
-    Level.DEBUG: SeverityNumber.DEBUG,
-    Level.INFO: SeverityNumber.INFO,
-    Level.WARN: SeverityNumber.WARN,
-    Level.ERROR: SeverityNumber.ERROR,
-}
+_SEVERITY: dict[Level, Any] = {}
+
+
+def _load_severities() -> dict[Level, Any]:
+    """The OTel severities, imported on first use (the logs API is slow to import)."""
+    from opentelemetry._logs import SeverityNumber
+
+    _SEVERITY.update(
+        {
+            Level.DEBUG: SeverityNumber.DEBUG,
+            Level.INFO: SeverityNumber.INFO,
+            Level.WARN: SeverityNumber.WARN,
+            Level.ERROR: SeverityNumber.ERROR,
+        }
+    )
+    return _SEVERITY
 
 
 def end_level(status: str) -> Level:

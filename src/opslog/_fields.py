@@ -46,15 +46,12 @@ out is reported in the event's ``opslog.fields_dropped`` field.
 from __future__ import annotations
 
 import datetime as _dt
-import decimal
 import enum
 import json
-import pathlib
-import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Union
+from typing import Any, Final, Optional, Union
 
 from opentelemetry.util.types import AttributeValue
 
@@ -94,12 +91,16 @@ class FieldCoercer:
     def __init__(self, redactor: Redactor, limits: FieldLimits) -> None:
         self.redactor = redactor
         self.limits = limits
+        #: field name -> "plain and not sensitive" (the fast path's key check)
+        self._plain_keys: dict[object, bool] = {}
 
     # -- text -------------------------------------------------------------
     def text(self, value: str) -> str:
         """Redact and truncate one string; always valid UTF-8 afterwards."""
         limit = self.limits.max_value_length
         original_length = len(value)
+        if original_length <= limit and value.isascii():
+            return self.redactor.redact_text(value)  # the common case, memoised
         if original_length > limit + _REDACT_SLACK:
             # Redact a slightly longer prefix than is kept, so a secret that
             # straddles the cut is still recognised as one.
@@ -126,15 +127,57 @@ class FieldCoercer:
         ``max_fields``. ``fields`` is only read. Anything that is not a
         mapping is kept under the key ``fields``.
         """
-        out: Attributes = {}
         if fields is None:
-            return out, 0
+            return {}, 0
+        if type(fields) is dict and len(fields) <= self.limits.max_fields:
+            fast = self._flat_fields(fields)
+            if fast is not None:
+                return fast, 0
+        out: Attributes = {}
         budget = _Budget(self.limits.max_fields)
-        if isinstance(fields, Mapping):
+        if type(fields) is dict or isinstance(fields, Mapping):
             self._mapping("", fields, out, budget, 0, set())
         else:
             self._put(out, budget, "fields", self._value(fields, set(), 0))
         return out, budget.dropped
+
+    def _flat_fields(self, fields: dict[Any, Any]) -> Optional[Attributes]:
+        """The common case, fast: plain keys, scalar values. ``None``: use the full rule."""
+        plain = self._plain_keys
+        text = self.text
+        out: Attributes = {}
+        try:
+            for key, value in fields.items():
+                known = plain.get(key)
+                if known is not True and (known is False or not self._learn_key(key)):
+                    return None
+                kind = type(value)
+                if kind is str:
+                    out[key] = text(value)
+                elif kind is int:
+                    if not _INT64_MIN <= value <= _INT64_MAX:
+                        return None
+                    out[key] = value
+                elif kind is float or kind is bool:
+                    out[key] = value
+                else:
+                    return None
+        except RuntimeError:  # changed size during iteration: another thread writes to it
+            return None
+        return out
+
+    def _learn_key(self, key: object) -> bool:
+        """Remember whether ``key`` is a plain, non-sensitive field name."""
+        plain = (
+            type(key) is str
+            and 0 < len(key) <= _KEY_LIMIT
+            and key.isidentifier()
+            and not self.redactor.is_sensitive_key(key)
+        )
+        if len(self._plain_keys) >= 4096:
+            self._plain_keys = {}
+        self._plain_keys[key] = plain
+        return plain
 
     def _mapping(
         self,
@@ -151,11 +194,22 @@ class FieldCoercer:
         except Exception:
             self._put(out, budget, prefix or "fields", f"<unreadable {type(mapping).__name__}>")
             return
+        redactor = self.redactor
         for raw_key, value in items:
-            key = prefix + self._key(raw_key)
-            if self.redactor.is_sensitive_key(self._key(raw_key)):
-                self.redactor.remember(value)
+            name = self._key(raw_key)
+            key = prefix + name
+            kind = type(value)
+            if redactor.is_sensitive_key(name):
+                redactor.remember(value)
                 self._put(out, budget, key, REDACTED)
+            elif kind is str and key not in out and len(out) < budget.limit:
+                out[key] = self.text(value)  # fast path: the most common value
+            elif (
+                (kind is int or kind is float or kind is bool)
+                and key not in out
+                and (len(out) < budget.limit)
+            ):
+                out[key] = self._value(value, seen, depth + 1)
             elif (
                 isinstance(value, Mapping)
                 and value
@@ -180,6 +234,8 @@ class FieldCoercer:
         out[key] = value
 
     def _key(self, key: object) -> str:
+        if type(key) is str and 0 < len(key) <= _KEY_LIMIT and key.isidentifier():
+            return key
         text = key if isinstance(key, str) else _safe_str(key)
         if not text:
             return "_"
@@ -293,6 +349,21 @@ def _ordered(value: Any) -> list[Any]:
     return items
 
 
+_STR_TYPES: tuple[type, ...] = ()
+
+
+def _str_types() -> tuple[type, ...]:
+    """Types whose ``str()`` is their value; imported on first need (slow imports)."""
+    global _STR_TYPES
+    if not _STR_TYPES:
+        import decimal
+        import pathlib
+        import uuid
+
+        _STR_TYPES = (decimal.Decimal, uuid.UUID, pathlib.PurePath)
+    return _STR_TYPES
+
+
 def _safe_str(value: object) -> str:
     try:
         return str(value)
@@ -309,7 +380,7 @@ def _scalar_text(value: object) -> str:
             return format_duration(value.total_seconds())
         if isinstance(value, enum.Enum):
             return _safe_str(value.value)
-        if isinstance(value, (decimal.Decimal, uuid.UUID, pathlib.PurePath)):
+        if isinstance(value, _str_types()):
             return str(value)
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value).decode("utf-8", "backslashreplace")

@@ -27,12 +27,13 @@ have arrived.
 
 from __future__ import annotations
 
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Awaitable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+if TYPE_CHECKING:
+    from urllib.request import Request
 
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -140,7 +141,7 @@ def http_client_span(method: str, url: str) -> Iterator[ClientCall]:
     try:
         yield call
     except BaseException as exc:
-        if not isinstance(exc, urllib.error.HTTPError):
+        if not (type(exc).__name__ == "HTTPError" and hasattr(exc, "code")):
             span.set_attribute("error.type", qualified_type(exc))
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
         raise
@@ -149,7 +150,7 @@ def http_client_span(method: str, url: str) -> Iterator[ClientCall]:
 
 
 def urlopen(
-    request: Union[str, urllib.request.Request],
+    request: Union[str, Request],
     data: Optional[bytes] = None,
     timeout: float = 30.0,
     *,
@@ -161,6 +162,9 @@ def urlopen(
     Returns the response; ``HTTPError`` and other exceptions propagate
     unchanged (the span records them).
     """
+    import urllib.error
+    import urllib.request
+
     if not isinstance(request, urllib.request.Request):
         request = urllib.request.Request(request, data=data, headers=headers or {}, method=method)
         data = None

@@ -25,7 +25,7 @@ from typing import Optional
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-from . import _lifecycle
+from . import _config, _lifecycle
 from ._channels import emit
 from ._config import get_settings
 from ._correlation import (
@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 Fields = Optional[Mapping[object, object]]
+_DEBUG = int(Level.DEBUG)
 
 
 class OperationLogger:
@@ -182,6 +183,8 @@ class OperationContext(Scope):
 
     def log_debug(self, step: str, message: object, fields: Fields = None) -> None:
         """``step_debug`` (DEBUG): emitted only when the configured level allows."""
+        if _config._settings.level_value > _DEBUG:
+            return
         emit(self, STEP_DEBUG, Level.DEBUG, message, step=step, fields=fields)
 
     def log_warning(self, step: str, message: object, fields: Fields = None) -> None:

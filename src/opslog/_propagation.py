@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Optional
 
-from opentelemetry import baggage, context, trace
+from opentelemetry import context, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.propagators.composite import CompositePropagator
@@ -192,10 +192,3 @@ def extract(carrier: Any, context_: Optional[Context] = None) -> Context:
     except Exception as exc:
         _diagnostics.report(_diagnostics.INTERNAL_ERROR, f"extract: {type(exc).__name__}")
         return context_ if context_ is not None else context.get_current()
-
-
-def with_job_baggage(ctx: Context, job_id: str, correlation_id: str) -> Context:
-    """``ctx`` with the ``job_id`` and ``correlation_id`` baggage entries set."""
-    if job_id:
-        ctx = baggage.set_baggage("job_id", job_id, ctx)
-    return baggage.set_baggage("correlation_id", correlation_id, ctx)

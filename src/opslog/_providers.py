@@ -26,25 +26,24 @@ from __future__ import annotations
 
 import contextvars
 import random
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from opentelemetry import _logs, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util.types import Attributes
 
 from ._config import get_settings
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from opentelemetry import _logs
 
 __all__ = ["get_otel_logger", "span_events_dropped", "start_span"]
 
 _INSTRUMENTATION_NAME = "opslog"
-try:  # pragma: no cover - trivial
-    from importlib.metadata import version as _version
-
-    _INSTRUMENTATION_VERSION = _version("opslog")
-except Exception:  # pragma: no cover
-    _INSTRUMENTATION_VERSION = "0"
+_INSTRUMENTATION_VERSION = __version__
 
 _pinned_trace_id: contextvars.ContextVar[int] = contextvars.ContextVar(
     "opslog_pinned_trace_id", default=0
@@ -68,7 +67,7 @@ class _PinnableIdGenerator(IdGenerator):
 
 
 _tracer_cache: tuple[object, trace.Tracer, bool] | None = None
-_logger_cache: tuple[object, _logs.Logger] | None = None
+_logger_cache: tuple[object, Any] | None = None
 
 
 def _tracer() -> tuple[trace.Tracer, bool]:
@@ -90,13 +89,21 @@ def _tracer() -> tuple[trace.Tracer, bool]:
 def get_otel_logger() -> _logs.Logger:
     """opslog's OpenTelemetry logger from the provider in force."""
     global _logger_cache
-    provider = get_settings().logger_provider or _logs.get_logger_provider()
+    provider = get_settings().logger_provider or _global_logger_provider()
     cached = _logger_cache
     if cached is not None and cached[0] is provider:
-        return cached[1]
+        return cached[1]  # type: ignore[no-any-return]
     logger = provider.get_logger(_INSTRUMENTATION_NAME, _INSTRUMENTATION_VERSION)
     _logger_cache = (provider, logger)
     return logger
+
+
+def _global_logger_provider() -> Any:
+    # The logs API is imported on first use: programs that never emit a log
+    # record (or never import opslog's log channel) do not pay for it.
+    from opentelemetry import _logs
+
+    return _logs.get_logger_provider()
 
 
 def random_trace_id() -> int:
@@ -187,7 +194,7 @@ def force_flush(timeout_seconds: float) -> None:
         flush
         for provider in (
             settings.tracer_provider or trace.get_tracer_provider(),
-            settings.logger_provider or _logs.get_logger_provider(),
+            settings.logger_provider or _global_logger_provider(),
         )
         if callable(flush := getattr(provider, "force_flush", None))
     ]

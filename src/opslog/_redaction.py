@@ -60,6 +60,9 @@ DEFAULT_SENSITIVE_KEYS: Final = (
 KNOWN_SECRETS_LIMIT: Final = 128
 _KNOWN_SECRET_MIN_LEN: Final = 6
 
+_CACHE_SIZE = 4096
+_CACHED_TEXT_LENGTH = 256
+
 # A cheap test that lets most strings skip the pattern pass entirely.
 _TRIGGER_EXTRA = r"bearer|basic|://|-----begin|eyj|akia|asia"
 
@@ -122,16 +125,27 @@ class Redactor:
         )
         self._trigger = re.compile(rf"(?i){fragments}|{_TRIGGER_EXTRA}")
         self._known: tuple[str, ...] = ()
+        # Field names and short values repeat endlessly: remember the answers.
+        # Dict reads and writes are atomic; a full cache is simply dropped.
+        self._key_cache: dict[str, bool] = {}
+        self._text_cache: dict[str, str] = {}
         for v in known_values:
             self.remember(v)
 
     # -- keys -------------------------------------------------------------
     def is_sensitive_key(self, key: str) -> bool:
         """True when values under ``key`` must be replaced whole."""
+        cached = self._key_cache.get(key)
+        if cached is not None:
+            return cached
         norm = _normalise_key(key)
-        if norm in self.allow_keys:
-            return False
-        return any(fragment in norm for fragment in self.sensitive_keys)
+        sensitive = norm not in self.allow_keys and any(
+            fragment in norm for fragment in self.sensitive_keys
+        )
+        if len(self._key_cache) >= _CACHE_SIZE:
+            self._key_cache = {}
+        self._key_cache[key] = sensitive
+        return sensitive
 
     # -- values -----------------------------------------------------------
     def remember(self, value: object) -> None:
@@ -144,9 +158,15 @@ class Redactor:
         # Replace the tuple whole: readers on other threads see the old or the
         # new one, never a half-built one.
         self._known = (*known[-(KNOWN_SECRETS_LIMIT - 1) :], value)
+        self._text_cache = {}  # cached texts may contain the new secret
 
     def redact_text(self, text: str) -> str:
         """Rewrite every secret inside ``text``."""
+        cache = self._text_cache
+        cached = cache.get(text)
+        if cached is not None:
+            return cached
+        original = text
         for secret in self._known:
             if secret in text:
                 text = text.replace(secret, REDACTED)
@@ -155,4 +175,8 @@ class Redactor:
                 text = pattern.sub(replacement, text)
         for extra in self.extra_patterns:
             text = extra.sub(REDACTED, text)
+        if len(original) <= _CACHED_TEXT_LENGTH:
+            if len(cache) >= _CACHE_SIZE:
+                cache = self._text_cache = {}
+            cache[original] = text
         return text

@@ -42,7 +42,7 @@ from opentelemetry.trace import Status, StatusCode
 from . import _diagnostics
 from ._channels import emit
 from ._config import get_settings
-from ._correlation import SCOPE_KEY
+from ._correlation import SCOPE_KEY, with_job_baggage
 from ._errors import classify_error
 from ._events import (
     FIELD_CORRELATION_ID,
@@ -57,7 +57,6 @@ from ._events import (
     end_level,
 )
 from ._events import Level as Level
-from ._propagation import with_job_baggage
 from ._providers import span_events_dropped, start_span
 from ._timing import elapsed_seconds, format_duration
 
@@ -121,14 +120,7 @@ class Scope:
         self.span: Span = start_span(
             name, parent_context, pinned_trace_id=pinned_trace_id, attributes=attributes
         )
-        #: 16 hex digits each; ``parent_span_id`` is "" for a trace root.
-        self.span_id = format(self.span.get_span_context().span_id, "016x")
-        parent_span = trace.get_current_span(parent_context).get_span_context()
-        self.parent_span_id = (
-            format(parent_span.span_id, "016x")
-            if parent_context is not None and parent_span.is_valid
-            else ""
-        )
+        self._parent_context = parent_context
         base = parent_context if parent_context is not None else self.outer_context
         if self._carries_job_baggage:
             # So any propagator (ours, or auto-instrumentation's) carries the job.
@@ -142,6 +134,19 @@ class Scope:
         context.attach(self.context)
 
     # -- introspection ----------------------------------------------------
+    @property
+    def span_id(self) -> str:
+        """The span id, 16 hex digits."""
+        return format(self.span.get_span_context().span_id, "016x")
+
+    @property
+    def parent_span_id(self) -> str:
+        """The parent span id, 16 hex digits, or "" for a trace root."""
+        if self._parent_context is None:
+            return ""
+        parent = trace.get_current_span(self._parent_context).get_span_context()
+        return format(parent.span_id, "016x") if parent.is_valid else ""
+
     @property
     def span_context(self) -> trace.SpanContext:
         """The OpenTelemetry span context (trace id = correlation id)."""
@@ -232,14 +237,12 @@ class Scope:
             extras = self._end_extras(children)
             seconds = time.perf_counter() - self._started
             ms_key, str_key = self._duration_fields
-            extras.update(
-                {
-                    "status": status_text,
-                    ms_key: round(seconds * 1000),
-                    str_key: format_duration(seconds),
-                    "span_events_dropped": span_events_dropped(self.span, adding=1),
-                }
-            )
+            # Counted before the end event is added; it may push out one more.
+            dropped = span_events_dropped(self.span, adding=1)
+            extras["status"] = status_text
+            extras[ms_key] = round(seconds * 1000)
+            extras[str_key] = format_duration(seconds)
+            extras["span_events_dropped"] = dropped
             if status_text == STATUS_FAILED and self._failure_step is not None:
                 defaults = {"failure_step": self._failure_step, **(defaults or {})}
             emit(
@@ -251,7 +254,7 @@ class Scope:
                 extras=extras,
                 defaults=defaults,
             )
-            self._end_span(status_text)
+            self._end_span(status_text, dropped)
             if status_text == STATUS_FAILED and self.parent is not None:
                 # The operation learns which step failed, for its own end.
                 self.parent._failure_step = self._failure_step or self.name
@@ -274,11 +277,10 @@ class Scope:
             )
         return {}
 
-    def _end_span(self, status: str) -> None:
+    def _end_span(self, status: str, dropped: int) -> None:
         span = self.span
         try:
             span.set_attribute("opslog.status", status)
-            dropped = span_events_dropped(span)
             if dropped:
                 span.set_attribute("opslog.span_events_dropped", dropped)
                 _diagnostics.report(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Optional
 
+from . import _config
 from ._channels import emit
 from ._events import (
     STATUS_COMPLETED,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["StepContext"]
 
 Fields = Optional[Mapping[object, object]]
+_DEBUG = int(Level.DEBUG)
 
 
 class StepContext(Scope):
@@ -55,6 +57,8 @@ class StepContext(Scope):
 
     def debug(self, message: object, fields: Fields = None) -> None:
         """``step_debug`` (DEBUG): emitted only when the configured level allows."""
+        if _config._settings.level_value > _DEBUG:
+            return  # the common case, kept as cheap as a call can be
         emit(self, STEP_DEBUG, Level.DEBUG, message, fields=fields)
 
     def info(self, message: object, fields: Fields = None) -> None:

@@ -66,6 +66,8 @@ def format_duration(seconds: float) -> str:
     """Format like Go's ``time.Duration.String()``: ``1h2m3.5s``, ``5.42s``, ``150ms``."""
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return "unknown"
+    if 0.001 <= seconds < 1.0:  # the usual step: milliseconds
+        return f"{seconds * 1000:.3f}".rstrip("0").rstrip(".") + "ms"
     ns = round(seconds * 1e9)
     if ns == 0:
         return "0s"

@@ -1,0 +1,538 @@
+"""opslog against raw OpenTelemetry: the same workload, interleaved rounds, one process.
+
+    python benchmarks/bench.py            # the full run (a few minutes)
+    python benchmarks/bench.py --quick    # a few rounds, only to prove it still works
+
+The workload is one operation with 10 steps; each step is start, ``info``
+with 5 caller fields, ``success`` with 5 caller fields, end; then the
+operation ends: 42 events per operation, each with the 5 required fields.
+
+Implementations (same SDK providers and batch settings for all):
+
+  a        raw SDK: spans + span events, BatchSpanProcessor, discarding exporter
+  b        a + every event as an SDK log record with trace context
+           (BatchLogRecordProcessor, discarding exporter): the honest floor
+           for opslog's dual-channel design
+  a'/b'    a/b with exporters that really encode OTLP protobuf
+  opslog   all channels (span events, log records, stdlib logging)
+  opslog-spans   only the span-event channel
+  opslog'  all channels with real OTLP encoding
+  logging  stdlib logging with a JSON formatter (a reference point)
+
+Each timed block runs OPS operations; "hot" is the time of the calls alone,
+"total" adds a force_flush (the background export work). Medians over
+rounds, with the spread (min..max) and ratios against the baselines of the
+same run. Nothing here asserts on time: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import set_span_in_context
+
+import opslog
+
+STEPS = 10
+QUEUE = 1_000_000  # large enough that no implementation drops within a block
+FIELDS = {
+    "vm_id": "4205a841-0265-f4bd-39a6-39fd92196f53",
+    "volume_size_gb": 110,
+    "device_path": "/dev/vdc",
+    "retry_possible": True,
+    "throughput_mbps": 204.8,
+}
+
+
+class DiscardSpans(SpanExporter):
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+class DiscardLogs(LogRecordExporter):
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class EncodeSpans(DiscardSpans):
+    """Encodes OTLP protobuf as the real exporter does, then drops the bytes."""
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        encode_spans(spans).SerializeToString()
+        return SpanExportResult.SUCCESS
+
+
+class EncodeLogs(DiscardLogs):
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        encode_logs(batch).SerializeToString()
+        return LogRecordExportResult.SUCCESS
+
+
+@dataclass
+class Pipeline:
+    tracer_provider: TracerProvider
+    logger_provider: LoggerProvider
+
+    def flush(self) -> None:
+        self.tracer_provider.force_flush()
+        self.logger_provider.force_flush()
+
+
+def pipeline(encode: bool) -> Pipeline:
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(EncodeSpans() if encode else DiscardSpans(), max_queue_size=QUEUE)
+    )
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(EncodeLogs() if encode else DiscardLogs(), max_queue_size=QUEUE)
+    )
+    return Pipeline(tracer_provider, logger_provider)
+
+
+# -- the workload, written by hand against the SDK -------------------------------------
+
+
+def raw_otel(p: Pipeline, with_logs: bool) -> Callable[[int], None]:
+    """The workload written by hand against the SDK, producing the same data as opslog:
+    the same span attributes, span events with the same attributes (five required
+    fields, message, caller fields, the end events' status and durations) and, in
+    (b), the same log records."""
+    from opentelemetry._logs import SeverityNumber
+
+    tracer = p.tracer_provider.get_tracer("bench")
+    logger = p.logger_provider.get_logger("bench")
+    job, operation = "job-1", "enhanced-test-failover"
+
+    def event(
+        span: Any,
+        ctx: Any,
+        cid: str,
+        name: str,
+        step: str,
+        message: str,
+        fields: dict[str, Any] | None,
+    ) -> None:
+        attributes = dict(fields) if fields else {}
+        attributes.update(
+            message=message,
+            correlation_id=cid,
+            job_id=job,
+            operation=operation,
+            step=step,
+            event=name,
+        )
+        span.add_event(name, attributes)
+        if with_logs:
+            logger.emit(
+                context=ctx,
+                severity_number=SeverityNumber.INFO,
+                severity_text="INFO",
+                body=message,
+                attributes=attributes,
+                event_name=name,
+            )
+
+    def run(ops: int) -> None:
+        for _ in range(ops):
+            op_started = time.perf_counter()
+            op_span = tracer.start_span(operation)
+            cid = format(op_span.get_span_context().trace_id, "032x")
+            op_span.set_attributes(
+                {
+                    "correlation_id": cid,
+                    "job_id": job,
+                    "operation": operation,
+                    "opslog.kind": "operation",
+                }
+            )
+            op_ctx = set_span_in_context(op_span)
+            event(
+                op_span,
+                op_ctx,
+                cid,
+                "operation_start",
+                "_operation",
+                f"operation {operation} started",
+                None,
+            )
+            for n in range(STEPS):
+                step = f"step-{n}"
+                started = time.perf_counter()
+                span = tracer.start_span(
+                    step,
+                    context=op_ctx,
+                    attributes={
+                        "correlation_id": cid,
+                        "job_id": job,
+                        "operation": operation,
+                        "opslog.kind": "step",
+                        "step": step,
+                    },
+                )
+                ctx = set_span_in_context(span)
+                event(span, ctx, cid, "step_start", step, f"step {step} started", None)
+                event(span, ctx, cid, "step_info", step, "working", FIELDS)
+                event(span, ctx, cid, "step_success", step, "done", FIELDS)
+                seconds = time.perf_counter() - started
+                event(
+                    span,
+                    ctx,
+                    cid,
+                    "step_end",
+                    step,
+                    f"step {step} completed",
+                    {
+                        "status": "completed",
+                        "step_duration_ms": round(seconds * 1000),
+                        "step_duration_str": f"{seconds * 1000:.3f}ms",
+                        "span_events_dropped": 0,
+                    },
+                )
+                span.set_attribute("opslog.status", "completed")
+                span.end()
+            seconds = time.perf_counter() - op_started
+            event(
+                op_span,
+                op_ctx,
+                cid,
+                "operation_end",
+                "_operation",
+                f"operation {operation} completed",
+                {
+                    "abandoned_steps": 0,
+                    "abandoned_child_operations": 0,
+                    "status": "completed",
+                    "total_duration_ms": round(seconds * 1000),
+                    "total_duration_str": f"{seconds * 1000:.3f}ms",
+                    "span_events_dropped": 0,
+                },
+            )
+            op_span.set_attribute("opslog.status", "completed")
+            op_span.end()
+
+    return run
+
+
+def opslog_workload(run_ops: int) -> None:
+    for _ in range(run_ops):
+        op = opslog.new_operation_logger("job-1").start_operation("enhanced-test-failover")
+        for n in range(STEPS):
+            step = op.start_step(f"step-{n}")
+            step.info("working", FIELDS)
+            step.success("done", FIELDS)
+            step.end_step()
+        op.end_operation()
+
+
+def with_opslog(p: Pipeline, **channels: bool) -> Callable[[int], None]:
+    def run(ops: int) -> None:
+        opslog.configure(
+            tracer_provider=p.tracer_provider, logger_provider=p.logger_provider, **channels
+        )
+        opslog_workload(ops)
+
+    return run
+
+
+def stdlib_json() -> tuple[Callable[[int], None], Callable[[], None]]:
+    class Json(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return json.dumps(
+                {
+                    "msg": record.getMessage(),
+                    "level": record.levelname,
+                    **record.__dict__.get("fields", {}),
+                }
+            )
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(Json())
+    logger = logging.getLogger("bench.stdlib")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    def log(name: str, step: str, message: str, fields: dict[str, Any] | None) -> None:
+        data = dict(fields) if fields else {}
+        data.update(correlation_id="c", job_id="job-1", operation="failover", step=step, event=name)
+        logger.info(message, extra={"fields": data})
+
+    def run(ops: int) -> None:
+        for _ in range(ops):
+            log("operation_start", "_operation", "started", None)
+            for n in range(STEPS):
+                step = f"step-{n}"
+                log("step_start", step, "step started", None)
+                log("step_info", step, "working", FIELDS)
+                log("step_success", step, "done", FIELDS)
+                log("step_end", step, "step completed", {"status": "completed"})
+            log("operation_end", "_operation", "completed", {"status": "completed"})
+        stream.seek(0)
+        stream.truncate()
+
+    return run, lambda: None
+
+
+# -- measuring --------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    hot: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+
+
+def timed(run: Callable[[int], None], flush: Callable[[], None], ops: int) -> tuple[float, float]:
+    gc.collect()
+    start = time.perf_counter()
+    run(ops)
+    hot = time.perf_counter() - start
+    flush()
+    total = time.perf_counter() - start
+    return hot / ops, total / ops
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:9.1f}"
+
+
+def interleaved(rounds: int, ops: int) -> dict[str, Series]:
+    plain, encoding = pipeline(False), pipeline(True)
+    stdlib_run, stdlib_flush = stdlib_json()
+    cases: dict[str, tuple[Callable[[int], None], Callable[[], None]]] = {
+        "a": (raw_otel(plain, with_logs=False), plain.flush),
+        "b": (raw_otel(plain, with_logs=True), plain.flush),
+        "a'": (raw_otel(encoding, with_logs=False), encoding.flush),
+        "b'": (raw_otel(encoding, with_logs=True), encoding.flush),
+        "opslog": (
+            with_opslog(plain, span_events=True, log_records=True, stdlib_logging=True),
+            plain.flush,
+        ),
+        "opslog-spans": (
+            with_opslog(plain, span_events=True, log_records=False, stdlib_logging=False),
+            plain.flush,
+        ),
+        "opslog'": (
+            with_opslog(encoding, span_events=True, log_records=True, stdlib_logging=True),
+            encoding.flush,
+        ),
+        "logging": (stdlib_run, stdlib_flush),
+    }
+    results = {name: Series() for name in cases}
+    for run, flush in cases.values():  # warm-up
+        run(max(1, ops // 5))
+        flush()
+    for _ in range(rounds):
+        for name, (run, flush) in cases.items():
+            hot, total = timed(run, flush, ops)
+            results[name].hot.append(hot)
+            results[name].total.append(total)
+    opslog.configure(
+        tracer_provider=None,
+        logger_provider=None,
+        span_events=True,
+        log_records=True,
+        stdlib_logging=True,
+    )
+    return results
+
+
+def below_level_cost(iterations: int) -> float:
+    p = pipeline(False)
+    opslog.configure(
+        tracer_provider=p.tracer_provider, logger_provider=p.logger_provider, level="info"
+    )
+    op = opslog.new_operation_logger("j").start_operation("op")
+    step = op.start_step("s")
+    loop_start = time.perf_counter()
+    for _ in range(iterations):
+        pass
+    empty = time.perf_counter() - loop_start
+    start = time.perf_counter()
+    for _ in range(iterations):
+        step.debug("not emitted", FIELDS)
+    cost = (time.perf_counter() - start - empty) / iterations
+    step.end_step()
+    op.end_operation()
+    opslog.configure(tracer_provider=None, logger_provider=None)
+    return cost
+
+
+def import_cost(runs: int) -> tuple[float, float]:
+    """Median import times in fresh interpreters, with bytecode as an install has it.
+
+    (pip compiles installed packages; an editable checkout gets its .pyc files on
+    first import unless PYTHONDONTWRITEBYTECODE is set, so the variable is
+    cleared here and one warm-up import writes them.)
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def once(module: str) -> float:
+        code = (
+            f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        return float(out.stdout)
+
+    once("opslog")  # writes the bytecode
+    ours, theirs = [], []
+    for _ in range(runs):  # interleaved too
+        ours.append(once("opslog"))
+        theirs.append(once("opentelemetry.sdk.trace"))
+    return median(ours), median(theirs)
+
+
+def outage_run(mode: str, events: int) -> dict[str, Any]:
+    """Hot path and RSS with a real OTLP exporter: endpoint up, down or black-holed."""
+    code = f"""
+import json, os, resource, sys, time
+sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r})
+from tests.otlp_receiver import BlackHole, OtlpReceiver, free_port
+import opslog
+mode = {mode!r}
+if mode == "up":
+    receiver = OtlpReceiver().start_http(); endpoint = receiver.endpoint("http/protobuf")
+elif mode == "down":
+    endpoint = f"http://127.0.0.1:{{free_port()}}"
+else:
+    hole = BlackHole(); endpoint = hole.endpoint
+opslog.configure(service_name="bench", endpoint=endpoint, timeout=5.0, console=False)
+FIELDS = {FIELDS!r}
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) // 1024
+ops = max(1, {events} // 42)
+samples, hot = [], 0.0
+for i in range(ops):
+    t = time.perf_counter()
+    op = opslog.new_operation_logger("job-1").start_operation("enhanced-test-failover")
+    for n in range(10):
+        step = op.start_step(f"step-{{n}}")
+        step.info("working", FIELDS)
+        step.success("done", FIELDS)
+        step.end_step()
+    op.end_operation()
+    hot += time.perf_counter() - t
+    if i % max(1, ops // 5) == 0:
+        samples.append(rss())
+samples.append(rss())
+stats = opslog.export_stats()
+opslog.shutdown(timeout=1.0)
+print(json.dumps({{"per_op": hot / ops, "rss_mb": samples, "stats": stats}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=1800, check=True
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    opslog.configure(console=False)  # no terminal output: nobody reads it here
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few short rounds (for CI)")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--ops", type=int, help="operations per timed block")
+    parser.add_argument("--events", type=int, help="events per endpoint mode (default 1,000,000)")
+    parser.add_argument("--no-outage", action="store_true", help="skip the endpoint up/down runs")
+    args = parser.parse_args()
+    rounds = args.rounds or (3 if args.quick else 15)
+    ops = args.ops or (20 if args.quick else 200)
+
+    print(
+        f"workload: 1 operation x {STEPS} steps = 42 events/operation; "
+        f"{rounds} interleaved rounds of {ops} operations; python {sys.version.split()[0]}"
+    )
+    results = interleaved(rounds, ops)
+    print()
+    print(
+        f"{'implementation':<14}{'hot us/op':>10}{'us/event':>10}{'spread':>22}"
+        f"{'total us/op':>13}   ratios (hot)"
+    )
+    med = {name: median(s.hot) for name, s in results.items()}
+    tot = {name: median(s.total) for name, s in results.items()}
+    for name, series in results.items():
+        spread = f"{min(series.hot) * 1e6:.0f}..{max(series.hot) * 1e6:.0f}"
+        print(f"{name:<14}{us(med[name])} {us(med[name] / 42)}{spread:>22}{us(tot[name]):>13}")
+    print()
+    checks = [
+        ("opslog / b (all channels, hot)", med["opslog"] / med["b"], 1.15),
+        ("opslog-spans / a (span channel only, hot)", med["opslog-spans"] / med["a"], 1.15),
+        ("opslog' / b' (real OTLP encoding, hot + export)", tot["opslog'"] / tot["b'"], 1.10),
+        ("opslog / logging (reference, hot)", med["opslog"] / med["logging"], None),
+    ]
+    iterations = 20_000 if args.quick else 500_000
+    below = below_level_cost(iterations)
+    mine, sdk = import_cost(3 if args.quick else 11)
+    checks.append(("import opslog / import opentelemetry.sdk.trace", mine / sdk, 1.3))
+    for label, ratio, target in checks:
+        verdict = "" if target is None else ("  ok" if ratio <= target else "  ABOVE TARGET")
+        bound = "" if target is None else f" (target <= {target})"
+        print(f"{label:<52}{ratio:6.3f}{bound}{verdict}")
+    print(
+        f"{'below-level call (step.debug at level info)':<52}{below * 1e6:6.3f} us "
+        f"(target <= 0.5){'  ok' if below <= 0.5e-6 else '  ABOVE TARGET'}"
+    )
+    print(
+        f"{'import times (opslog, opentelemetry.sdk.trace)':<52}{mine * 1e3:.0f} ms, "
+        f"{sdk * 1e3:.0f} ms"
+    )
+
+    if args.no_outage:
+        return 0
+    events = args.events or (42 * 100 if args.quick else 1_000_000)
+    print(f"\nreal OTLP/HTTP exporter, {events} events per mode (hot path per operation, RSS):")
+    outage = {mode: outage_run(mode, events) for mode in ("up", "down", "blackhole")}
+    for mode, result in outage.items():
+        ratio = result["per_op"] / outage["up"]["per_op"]
+        logs = result["stats"].get("log_records", {})
+        lost = logs.get("dropped", 0) + logs.get("failed", 0)
+        print(
+            f"  {mode:<10}{result['per_op'] * 1e6:8.1f} us/op  {ratio:5.3f} x up"
+            f"  RSS MB over the run: {result['rss_mb']}"
+            f"  log records dropped+failed: {lost}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
