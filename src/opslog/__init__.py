@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from ._concurrency import ContextThreadPoolExecutor, with_current_context
     from ._http import ASGIMiddleware, ClientCall, WSGIMiddleware, http_client_span, urlopen
     from ._propagation import W3CTraceContextPropagator, extract, inject
+    from ._retry import Attempt, Retry
     from ._setup import configure, export_stats, shutdown
 
 # Imported on first use, so that ``import opslog`` stays cheap: the export
@@ -86,6 +87,8 @@ _LAZY = {
     "W3CTraceContextPropagator": "._propagation",
     "extract": "._propagation",
     "inject": "._propagation",
+    "Attempt": "._retry",
+    "Retry": "._retry",
     "configure": "._setup",
     "export_stats": "._setup",
     "shutdown": "._setup",
@@ -109,12 +112,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ASGIMiddleware",
+    "Attempt",
     "CHILD_OPERATION_START",
     "OPERATION_END",
     "OPERATION_START",
     "OPERATION_STEP",
     "REDACTED",
     "REQUIRED_FIELDS",
+    "Retry",
     "STATUS_ABANDONED",
     "STATUS_CANCELLED",
     "STATUS_COMPLETED",

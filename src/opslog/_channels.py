@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from opentelemetry.util.types import AttributeValue
 
@@ -59,6 +59,10 @@ _LOGRECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))
     "asctime",
     "opslog",
 }
+
+#: Called with every emitted event, whatever the channel settings: the hook
+#: :mod:`opslog.testing` captures events with. Empty in production.
+listeners: list[Callable[[str, Level, str, Attributes], None]] = []
 
 FIELDS_DROPPED = "opslog.fields_dropped"
 AFTER_END = "opslog.after_end"
@@ -124,8 +128,13 @@ def emit(
     extras: Optional[Mapping[str, object]] = None,
     defaults: Optional[Mapping[str, object]] = None,
     exception: Optional[BaseException] = None,
+    stdlib: bool = True,
 ) -> None:
-    """Emit one event of ``scope`` on every channel that is on. Never raises."""
+    """Emit one event of ``scope`` on every channel that is on. Never raises.
+
+    ``stdlib=False`` skips the stdlib channel (for events that came from a
+    ``logging`` record in the first place).
+    """
     try:
         settings = get_settings()
         if level < settings.level_value:
@@ -148,6 +157,11 @@ def emit(
         )
         return
 
+    for listener in listeners:
+        try:
+            listener(event, level, text, attributes)
+        except Exception as exc:
+            _channel_failed("listener", event, exc)
     if settings.span_events and not scope.ended:
         try:
             scope.span.add_event(event, attributes, timestamp)
@@ -170,7 +184,7 @@ def emit(
             )
         except Exception as exc:
             _channel_failed("log record", event, exc)
-    if settings.stdlib_logging and _stdlib_logger.isEnabledFor(level):
+    if stdlib and settings.stdlib_logging and _stdlib_logger.isEnabledFor(level):
         try:
             _stdlib_logger.handle(
                 _stdlib_record(scope, level, text, attributes, exception_attributes, timestamp)

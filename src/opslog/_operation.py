@@ -20,7 +20,7 @@ Operation-level events (``operation_start``, ``operation_end``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -53,6 +53,9 @@ from ._providers import random_trace_id
 from ._scope import Scope
 from ._step import StepContext
 
+if TYPE_CHECKING:
+    from ._retry import Retry
+
 __all__ = [
     "OperationContext",
     "OperationLogger",
@@ -62,7 +65,7 @@ __all__ = [
     "new_operation_logger_with_correlation",
 ]
 
-Fields = Optional[Mapping[object, object]]
+Fields = Optional[Mapping[Any, Any]]
 _DEBUG = int(Level.DEBUG)
 
 
@@ -222,6 +225,38 @@ class OperationContext(Scope):
     def step(self, step_name: str) -> StepContext:
         """Alias of :meth:`start_step`, for ``with op.step("name") as step:``."""
         return self.start_step(step_name)
+
+    def retry(
+        self,
+        name: str,
+        *,
+        max_retries: int = 3,
+        delay: float = 1.0,
+        backoff: float = 2.0,
+        max_delay: float = 30.0,
+        deadline: Optional[float] = None,
+        retry_on: Optional[Callable[[BaseException], bool]] = None,
+    ) -> Retry:
+        """Attempts of a retried piece of work, each a step (see :mod:`opslog._retry`).
+
+        ::
+
+            for attempt in op.retry("vm-creation", max_retries=3, delay=1.0):
+                with attempt:
+                    create_vm()
+        """
+        from ._retry import Retry
+
+        return Retry(
+            self,
+            get_settings().coercer.any_text(name),
+            max_retries=max_retries,
+            delay=delay,
+            backoff=backoff,
+            max_delay=max_delay,
+            deadline=deadline,
+            retry_on=retry_on,
+        )
 
     def create_child_context(self, child_operation: str) -> OperationContext:
         """Start a child operation and emit ``child_operation_start`` on it.

@@ -8,7 +8,7 @@ Go's ``StepContext``. Start one with :meth:`OperationContext.start_step`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _config
 from ._channels import emit
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StepContext"]
 
-Fields = Optional[Mapping[object, object]]
+Fields = Optional[Mapping[Any, Any]]
 _DEBUG = int(Level.DEBUG)
 
 

@@ -1,6 +1,8 @@
 """The ``opslog`` command line.
 
-``opslog demo`` runs the enhanced test failover example
+``opslog tree`` draws operations from JSON lines (:mod:`opslog._tree`);
+``opslog report`` computes the seed's monitoring queries
+(:mod:`opslog._report`). ``opslog demo`` runs the enhanced test failover example
 (:mod:`opslog.demo`), printing its events live. With no endpoint it uses the
 embedded default and ends by saying where the JSON lines went; with
 ``--endpoint`` (or ``OTEL_EXPORTER_OTLP_ENDPOINT``) it exports over OTLP and
@@ -111,6 +113,96 @@ def _wait_for(url: str, seconds: float) -> bool:
             time.sleep(0.5)
 
 
+def _window(args: argparse.Namespace) -> tuple[Any, Any]:
+    from ._logread import parse_time
+
+    since = parse_time(args.since) if args.since else None
+    until = parse_time(args.until) if args.until else None
+    return since, until
+
+
+def _tree(args: argparse.Namespace) -> int:
+    from ._correlation import format_correlation_id, parse_correlation_id
+    from ._logread import LineStats, open_input, read_events
+    from ._tree import TreeBuilder, TreeFilter, draw, render
+
+    try:
+        since, until = _window(args)
+        cid = None
+        if args.correlation_id:
+            trace_id = parse_correlation_id(args.correlation_id)
+            if trace_id is None:
+                raise ValueError(f"{args.correlation_id!r} is not a correlation id")
+            cid = format_correlation_id(trace_id)
+        stream = open_input(args.file)
+    except (ValueError, OSError) as exc:
+        print(f"opslog tree: {exc}", file=sys.stderr)
+        return 2
+    tree_filter = TreeFilter(cid, args.job_id, args.operation, args.status, since, until)
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    live = args.follow and sys.stdout.isatty()
+    builder = TreeBuilder(max_events=args.max_events)
+    stats = LineStats()
+    finished: list[Any] = []
+
+    def redraw() -> None:  # the live view of a followed file on a terminal
+        if not live:
+            return
+        lines = [line for root in finished[-3:] for line in [*render(root, colour), ""]]
+        lines += list(draw(builder.open_roots(), tree_filter, colour))
+        sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+    try:
+        for event in read_events(stream, stats, follow=args.follow, idle=redraw):
+            for root in builder.add(event):
+                if not tree_filter.accepts(root):
+                    continue
+                finished.append(root)
+                del finished[:-3]
+                if not live:
+                    print("\n".join(render(root, colour)) + "\n", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    for line in draw(builder.open_roots(), tree_filter, colour):
+        print(line)
+    print(
+        f"{stats.events} events, {len(builder.open_roots())} operation(s) still running, "
+        f"{stats.skipped} line(s) skipped (not opslog JSON)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ._logread import LineStats, open_input, read_events
+    from ._report import Report
+
+    try:
+        since, until = _window(args)
+        stream = open_input(args.file)
+    except (ValueError, OSError) as exc:
+        print(f"opslog report: {exc}", file=sys.stderr)
+        return 2
+    stats = LineStats()
+    try:
+        report = Report(since, until).add_all(read_events(stream, stats))
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if args.json:
+        import json
+
+        print(json.dumps({**report.as_dict(), "lines_skipped": stats.skipped}, indent=2))
+    else:
+        print("\n".join(report.table()))
+        print(f"\n{stats.events} events read, {stats.skipped} line(s) skipped (not opslog JSON)")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``opslog`` command."""
     parser = argparse.ArgumentParser(prog="opslog", description=(__doc__ or "").splitlines()[0])
@@ -152,6 +244,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help="longest wait for the export to finish at the end (default 5)",
     )
     demo.set_defaults(run=_demo)
+
+    def window_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("file", nargs="?", help="opslog JSON lines (default: stdin)")
+        command.add_argument("--since", help="from this time: ISO 8601, or 30m, 1h, 24h, 7d ago")
+        command.add_argument("--until", help="up to this time (same forms)")
+
+    tree = commands.add_parser("tree", help="draw operations as trees from JSON lines")
+    window_options(tree)
+    tree.add_argument("-f", "--follow", action="store_true", help="keep reading a growing file")
+    tree.add_argument("--correlation-id", help="only this trace (32 hex digits or a UUID)")
+    tree.add_argument("--job-id", help="only operations of this job")
+    tree.add_argument("--operation", help="only root operations with this name")
+    tree.add_argument("--status", help="only operations that ended so (or: running)")
+    tree.add_argument(
+        "--max-events", type=int, default=100, help="events kept per step (default 100)"
+    )
+    tree.set_defaults(run=_tree)
+    report = commands.add_parser("report", help="success rate, durations and errors")
+    window_options(report)
+    report.add_argument("--json", action="store_true", help="JSON instead of tables")
+    report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result

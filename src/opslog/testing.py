@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ._channels import LOGGER_NAME
+from ._channels import LOGGER_NAME, listeners
 from ._config import configure, get_settings, restore_settings
 
 __all__ = ["CapturedEvent", "Capture", "capture_events"]
@@ -62,20 +62,20 @@ class Capture:
     span_exporter: InMemorySpanExporter
     log_exporter: InMemoryLogRecordExporter
     logging_records: list[logging.LogRecord] = field(default_factory=list)
+    captured: list[CapturedEvent] = field(default_factory=list)
 
     @property
     def events(self) -> list[CapturedEvent]:
-        """Every event, in emission order (from the stdlib logging channel)."""
-        return [
-            CapturedEvent(
-                event=str(fields["event"]),
-                level=r.levelname,
-                message=r.getMessage(),
-                fields=dict(fields),
-            )
-            for r in self.logging_records
-            if isinstance(fields := getattr(r, "opslog", None), dict)
-        ]
+        """Every event opslog emitted, in order, whichever channels are on.
+
+        ``level`` is the stdlib level name (``"INFO"``, ``"WARNING"``...).
+        """
+        return list(self.captured)
+
+    def _listen(self, event: str, level: Any, text: str, attributes: dict[str, Any]) -> None:
+        self.captured.append(
+            CapturedEvent(event, logging.getLevelName(int(level)), text, dict(attributes))
+        )
 
     @property
     def spans(self) -> list[ReadableSpan]:
@@ -108,6 +108,7 @@ class Capture:
         self.span_exporter.clear()
         self.log_exporter.clear()
         self.logging_records.clear()
+        self.captured.clear()
 
 
 class _ListHandler(logging.Handler):
@@ -144,11 +145,13 @@ def capture_events(level: Optional[object] = None) -> Iterator[Capture]:
     if level is not None:
         options["level"] = level
     configure(**options)
+    listeners.append(capture._listen)
     stdlib_logger.addHandler(handler)
     stdlib_logger.setLevel(logging.DEBUG)
     try:
         yield capture
     finally:
+        listeners.remove(capture._listen)
         stdlib_logger.removeHandler(handler)
         stdlib_logger.setLevel(previous_level)
         restore_settings(saved)
