@@ -46,11 +46,13 @@ def test_retries_retryable_errors_then_succeeds(captured: Capture) -> None:
 
 def test_final_failure_carries_attempts_and_the_last_error(captured: Capture) -> None:
     errors = [TimeoutError("first"), TimeoutError("second"), TimeoutError("last")]
-    with pytest.raises(TimeoutError, match="last"):
-        with opslog.new_operation_logger("j").operation("failover") as op:
-            for attempt in Retry(op, "attach", max_retries=3, delay=0, sleep=lambda s: None):
-                with attempt:
-                    flaky(errors)()
+    with (
+        pytest.raises(TimeoutError, match="last"),
+        opslog.new_operation_logger("j").operation("failover") as op,
+    ):
+        for attempt in Retry(op, "attach", max_retries=3, delay=0, sleep=lambda s: None):
+            with attempt:
+                flaky(errors)()
     final = captured.last("step_error")
     assert final["attempts"] == 3 and final["reason"] == "attempts_exhausted"
     assert final["error"] == "last"
