@@ -171,3 +171,39 @@ def test_two_services_in_one_file_make_one_tree(tmp_path: Path) -> None:
     assert "── volume-detach (another service, same trace)  [completed" in out
     lines = path.read_text().splitlines()
     assert len({json.loads(line)["correlation_id"] for line in lines}) == 1
+
+
+def test_follow_prints_operations_as_they_finish(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "growing.jsonl"
+    path.write_text("")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "opslog", "tree", "-f", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+    reader.start()
+    try:
+        base = {"correlation_id": CID_A, "job_id": "j", "operation": "watched", "level": "INFO",
+                "span_id": "0000000000000001", "parent_span_id": ""}
+        with path.open("a") as f:
+            for i, (event, step) in enumerate(
+                [("operation_start", "_operation"), ("step_info", "copy"),
+                 ("operation_end", "_operation")]
+            ):
+                document = {**base, "@timestamp": f"2025-01-22T10:00:0{i}.000000Z",
+                            "event": event, "step": step, "message": f"m{i}",
+                            "status": "completed"}
+                f.write(json.dumps(document) + "\n")
+                f.flush()
+        import time
+
+        deadline = time.monotonic() + 20
+        while not any("watched" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert any(line.startswith("watched  job_id=j") for line in lines)
