@@ -362,55 +362,49 @@ _GRPC_CHANNEL_OPTIONS: Any = (  # the exporters type this as str pairs; grpc wan
 )
 
 
-def _span_exporter(signal: SignalConfig) -> Any:
+#: (module, class) of the OTLP exporter for each (signal, protocol).
+_EXPORTERS = {
+    ("traces", "grpc"): (
+        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+        "OTLPSpanExporter",
+    ),
+    ("logs", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"),
+    ("traces", "http/protobuf"): (
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "OTLPSpanExporter",
+    ),
+    ("logs", "http/protobuf"): (
+        "opentelemetry.exporter.otlp.proto.http._log_exporter",
+        "OTLPLogExporter",
+    ),
+}
+
+
+def _exporter(signal_name: str, signal: SignalConfig) -> Any:
+    """The OTLP exporter for one signal; the gRPC modules are imported only here."""
+    import importlib
+
+    module, name = _EXPORTERS[(signal_name, signal.protocol)]
+    exporter_class = getattr(importlib.import_module(module), name)
+    gzip = signal.compression == "gzip"
     if signal.protocol == "grpc":
         import grpc
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcSpanExporter,
-        )
 
-        return GrpcSpanExporter(
+        return exporter_class(
             endpoint=signal.endpoint,
             insecure=signal.endpoint.startswith("http://"),
             headers=dict(signal.headers),
             timeout=signal.timeout,
-            compression=grpc.Compression.Gzip if signal.compression == "gzip" else None,
+            compression=grpc.Compression.Gzip if gzip else None,
             channel_options=_GRPC_CHANNEL_OPTIONS,
         )
     from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter(
+    return exporter_class(
         endpoint=signal.endpoint,
         headers=dict(signal.headers),
         timeout=signal.timeout,
-        compression=Compression.Gzip if signal.compression == "gzip" else Compression.NoCompression,
-    )
-
-
-def _log_exporter(signal: SignalConfig) -> Any:
-    if signal.protocol == "grpc":
-        import grpc
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
-            OTLPLogExporter as GrpcLogExporter,
-        )
-
-        return GrpcLogExporter(
-            endpoint=signal.endpoint,
-            insecure=signal.endpoint.startswith("http://"),
-            headers=dict(signal.headers),
-            timeout=signal.timeout,
-            compression=grpc.Compression.Gzip if signal.compression == "gzip" else None,
-            channel_options=_GRPC_CHANNEL_OPTIONS,
-        )
-    from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-
-    return OTLPLogExporter(
-        endpoint=signal.endpoint,
-        headers=dict(signal.headers),
-        timeout=signal.timeout,
-        compression=Compression.Gzip if signal.compression == "gzip" else Compression.NoCompression,
+        compression=Compression.Gzip if gzip else Compression.NoCompression,
     )
 
 
@@ -500,12 +494,12 @@ class Pipeline:
                 providers_ok = self._providers(config, notes)
                 if providers_ok:
                     self.span_switch.inner = (
-                        SpanBatchProcessor(_span_exporter(config.traces), config.batch)
+                        SpanBatchProcessor(_exporter("traces", config.traces), config.batch)
                         if config.traces is not None
                         else None
                     )
                     self.log_switch.inner = (
-                        LogProcessor(_log_exporter(config.logs), config.batch)
+                        LogProcessor(_exporter("logs", config.logs), config.batch)
                         if config.logs is not None
                         else None
                     )

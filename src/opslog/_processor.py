@@ -233,22 +233,20 @@ class BoundedBatchProcessor(Generic[T]):
             pass
 
 
-class SpanBatchProcessor(SpanProcessor):
-    """The span side: ended spans into a :class:`BoundedBatchProcessor`."""
+class _ExporterBatch:
+    """Exporter + :class:`BoundedBatchProcessor`, shared by the two signal processors."""
+
+    signal = ""
 
     def __init__(self, exporter: Any, settings: BatchSettings) -> None:
         self.exporter = exporter
-        self.batch: BoundedBatchProcessor[ReadableSpan] = BoundedBatchProcessor(
-            "spans", self._export, exporter.shutdown, settings
+        self.batch: BoundedBatchProcessor[Any] = BoundedBatchProcessor(
+            self.signal, self._export, exporter.shutdown, settings
         )
 
-    def _export(self, spans: Sequence[ReadableSpan]) -> bool:
-        result = self.exporter.export(spans)
+    def _export(self, items: Sequence[Any]) -> bool:
+        result = self.exporter.export(items)
         return getattr(result, "name", "") == "SUCCESS"
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if span.context is not None and span.context.trace_flags.sampled:
-            self.batch.add(span)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.batch.force_flush(timeout_millis / 1000)
@@ -257,30 +255,26 @@ class SpanBatchProcessor(SpanProcessor):
         self.batch.shutdown(5.0)
 
 
-class LogProcessor(LogRecordProcessor):
+class SpanBatchProcessor(_ExporterBatch, SpanProcessor):
+    """The span side: ended (sampled) spans into a :class:`BoundedBatchProcessor`."""
+
+    signal = "spans"
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self.batch.add(span)
+
+
+class LogProcessor(_ExporterBatch, LogRecordProcessor):
     """The log side: emitted log records into a :class:`BoundedBatchProcessor`."""
 
-    def __init__(self, exporter: Any, settings: BatchSettings) -> None:
-        self.exporter = exporter
-        self.batch: BoundedBatchProcessor[Any] = BoundedBatchProcessor(
-            "log records", self._export, exporter.shutdown, settings
-        )
-
-    def _export(self, records: Sequence[Any]) -> bool:
-        result = self.exporter.export(records)
-        return getattr(result, "name", "") == "SUCCESS"
+    signal = "log records"
 
     def on_emit(self, log_record: Any) -> None:
         self.batch.add(log_record)
 
     def emit(self, log_record: Any) -> None:  # older SDK name
         self.batch.add(log_record)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.batch.force_flush(timeout_millis / 1000)
-
-    def shutdown(self) -> None:
-        self.batch.shutdown(5.0)
 
 
 def bounded_call(fn: Callable[[], Any], timeout: float, name: str) -> bool:
