@@ -15,7 +15,8 @@ Implementations (same SDK providers and batch settings for all):
            for opslog's dual-channel design
   a'/b'    a/b with exporters that really encode OTLP protobuf
   opslog   all channels (span events, log records, stdlib logging)
-  opslog-spans   only the span-event channel
+  opslog-spans   only the span-event channel (the two others switched off)
+  opslog-spans+stdlib   span events + the stdlib channel with no handler that emits
   opslog'  all channels with real OTLP encoding
   logging  stdlib logging with a JSON formatter (a reference point)
 
@@ -349,6 +350,11 @@ def interleaved(rounds: int, ops: int) -> dict[str, Series]:
             with_opslog(plain, span_events=True, log_records=False, stdlib_logging=False),
             plain.flush,
         ),
+        # the stdlib channel on, with no handler that would emit: must cost nothing
+        "opslog-spans+stdlib": (
+            with_opslog(plain, span_events=True, log_records=False, stdlib_logging=True),
+            plain.flush,
+        ),
         "opslog'": (
             with_opslog(encoding, span_events=True, log_records=True, stdlib_logging=True),
             encoding.flush,
@@ -499,6 +505,11 @@ def main() -> int:
         ("opslog-spans / a (span channel only, hot)", med["opslog-spans"] / med["a"], 1.15),
         ("opslog' / b' (real OTLP encoding, hot + export)", tot["opslog'"] / tot["b'"], 1.10),
         ("opslog / logging (reference, hot)", med["opslog"] / med["logging"], None),
+        (
+            "stdlib channel with no handler: spans+stdlib / spans",
+            med["opslog-spans+stdlib"] / med["opslog-spans"],
+            None,
+        ),
     ]
     iterations = 20_000 if args.quick else 500_000
     below = below_level_cost(iterations)

@@ -180,22 +180,38 @@ def test_follow_prints_operations_as_they_finish(tmp_path: Path) -> None:
     path.write_text("")
     process = subprocess.Popen(
         [sys.executable, "-m", "opslog", "tree", "-f", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
     reader.start()
     try:
-        base = {"correlation_id": CID_A, "job_id": "j", "operation": "watched", "level": "INFO",
-                "span_id": "0000000000000001", "parent_span_id": ""}
+        base = {
+            "correlation_id": CID_A,
+            "job_id": "j",
+            "operation": "watched",
+            "level": "INFO",
+            "span_id": "0000000000000001",
+            "parent_span_id": "",
+        }
         with path.open("a") as f:
             for i, (event, step) in enumerate(
-                [("operation_start", "_operation"), ("step_info", "copy"),
-                 ("operation_end", "_operation")]
+                [
+                    ("operation_start", "_operation"),
+                    ("step_info", "copy"),
+                    ("operation_end", "_operation"),
+                ]
             ):
-                document = {**base, "@timestamp": f"2025-01-22T10:00:0{i}.000000Z",
-                            "event": event, "step": step, "message": f"m{i}",
-                            "status": "completed"}
+                document = {
+                    **base,
+                    "@timestamp": f"2025-01-22T10:00:0{i}.000000Z",
+                    "event": event,
+                    "step": step,
+                    "message": f"m{i}",
+                    "status": "completed",
+                }
                 f.write(json.dumps(document) + "\n")
                 f.flush()
         import time
