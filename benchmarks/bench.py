@@ -427,16 +427,57 @@ def import_cost(runs: int) -> tuple[float, float]:
     return median(ours), median(theirs)
 
 
+SINK = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+print(server.server_address[1], flush=True)
+server.timeout = 1
+import time
+deadline = time.monotonic() + 3600
+while time.monotonic() < deadline:
+    server.handle_request()
+"""
+
+
 def outage_run(mode: str, events: int) -> dict[str, Any]:
-    """Hot path and RSS with a real OTLP exporter: endpoint up, down or black-holed."""
+    """Hot path and RSS with a real OTLP exporter: endpoint up, down or black-holed.
+
+    "up" is a collector stand-in in its own process that accepts and discards
+    OTLP/HTTP requests, so that only opslog's memory and CPU are measured here.
+    """
+    sink = None
+    endpoint = ""
+    if mode == "up":
+        sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+        endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"  # type: ignore[union-attr]
+    try:
+        return _outage_run(mode, events, endpoint)
+    finally:
+        if sink is not None:
+            sink.kill()
+            sink.wait()
+
+
+def _outage_run(mode: str, events: int, endpoint: str) -> dict[str, Any]:
     code = f"""
 import json, os, resource, sys, time
 sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r})
-from tests.otlp_receiver import BlackHole, OtlpReceiver, free_port
+from tests.otlp_receiver import BlackHole, free_port
 import opslog
 mode = {mode!r}
 if mode == "up":
-    receiver = OtlpReceiver().start_http(); endpoint = receiver.endpoint("http/protobuf")
+    endpoint = {endpoint!r}
 elif mode == "down":
     endpoint = f"http://127.0.0.1:{{free_port()}}"
 else:

@@ -54,9 +54,9 @@ from ._events import (
     STATUS_FAILED,
     STEP_DURATION,
     STEP_ERROR,
+    Level,
     end_level,
 )
-from ._events import Level as Level
 from ._providers import span_events_dropped, start_span
 from ._timing import elapsed_seconds, format_duration
 
