@@ -20,3 +20,30 @@ def run_python(code: str, timeout: float = 60) -> Any:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_script(
+    code: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter with ``env`` added to this environment."""
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_opslog(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m opslog ARGS`` in a new interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "opslog", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

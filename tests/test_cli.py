@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,11 @@ from opslog.cli import main
 from opslog.demo import STEPS, FailoverError, run_failover
 from opslog.testing import capture_events
 
+from .helpers import run_opslog
+
 
 def test_demo_command_prints_events_and_the_correlation_id() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "opslog", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_opslog("demo", timeout=60)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "operation enhanced-test-failover started" in lines[0]
@@ -88,23 +82,15 @@ def test_demo_exports_to_a_collector_and_prints_the_trace_id(protocol: str) -> N
 
     receiver = OtlpReceiver().start_http().start_grpc()
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "opslog",
-                "demo",
-                "--endpoint",
-                receiver.endpoint(protocol),
-                "--protocol",
-                protocol,
-                "--wait",
-                "5",
-            ],
-            capture_output=True,
-            text=True,
+        result = run_opslog(
+            "demo",
+            "--endpoint",
+            receiver.endpoint(protocol),
+            "--protocol",
+            protocol,
+            "--wait",
+            "5",
             timeout=60,
-            check=False,
         )
         assert result.returncode == 0, result.stderr
         lines = result.stdout.splitlines()

@@ -10,7 +10,7 @@ import pytest
 import opslog
 from opslog._export import PIPELINE, resolve_export_config
 
-from .helpers import run_python
+from .helpers import run_python, run_script
 
 
 def resolve(environ: dict[str, str], **kwargs: object):  # type: ignore[no-untyped-def]
@@ -183,35 +183,22 @@ def test_grpc_is_imported_only_for_the_grpc_protocol() -> None:
 
 
 def test_service_name_and_resource_from_the_environment() -> None:
-    import os
-    import subprocess
-    import sys
-    import textwrap
-
     from .otlp_receiver import OtlpReceiver
 
     receiver = OtlpReceiver().start_http()
     try:
-        code = textwrap.dedent(
-            """
+        code = """
             import opslog
             opslog.configure(console=False, schedule_delay=0.05)
             opslog.new_operation_logger("j").start_operation("op").end_operation()
             """
-        )
-        env = {
-            **os.environ,
-            "OTEL_SERVICE_NAME": "volume-daemon",
-            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=staging,service.name=ignored",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint("http/protobuf"),
-        }
-        result = subprocess.run(
-            [sys.executable, "-c", code],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = run_script(
+            code,
+            {
+                "OTEL_SERVICE_NAME": "volume-daemon",
+                "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=staging,service.name=ignored",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint("http/protobuf"),
+            },
         )
         assert result.returncode == 0, result.stderr
         assert receiver.wait_until(lambda: len(receiver.spans()) == 1)
@@ -286,17 +273,11 @@ def test_json_lines_path_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_sampler_from_the_environment_applies_to_spans_not_to_log_records() -> None:
-    import os
-    import subprocess
-    import sys
-    import textwrap
-
     from .otlp_receiver import OtlpReceiver
 
     receiver = OtlpReceiver().start_http()
     try:
-        code = textwrap.dedent(
-            """
+        code = """
             import opslog
             opslog.configure(console=False, schedule_delay=0.05)
             logger = opslog.new_operation_logger("j")
@@ -304,19 +285,12 @@ def test_sampler_from_the_environment_applies_to_spans_not_to_log_records() -> N
             opslog.shutdown(timeout=5)
             print(logger.correlation_id)
             """
-        )
-        env = {
-            **os.environ,
-            "OTEL_TRACES_SAMPLER": "always_off",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint("http/protobuf"),
-        }
-        result = subprocess.run(
-            [sys.executable, "-c", code],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = run_script(
+            code,
+            {
+                "OTEL_TRACES_SAMPLER": "always_off",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint("http/protobuf"),
+            },
         )
         assert result.returncode == 0, result.stderr
         cid = result.stdout.split()[-1]

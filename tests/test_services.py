@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from .helpers import run_opslog
 from .otlp_receiver import OtlpReceiver, attributes_of
 
 
@@ -14,22 +12,14 @@ from .otlp_receiver import OtlpReceiver, attributes_of
 def test_two_service_demo_is_one_trace(protocol: str) -> None:
     receiver = OtlpReceiver().start_http().start_grpc()
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "opslog",
-                "demo",
-                "--services",
-                "--endpoint",
-                receiver.endpoint(protocol),
-                "--protocol",
-                protocol,
-            ],
-            capture_output=True,
-            text=True,
+        result = run_opslog(
+            "demo",
+            "--services",
+            "--endpoint",
+            receiver.endpoint(protocol),
+            "--protocol",
+            protocol,
             timeout=120,
-            check=False,
         )
         assert result.returncode == 0, result.stderr
         cid = next(
