@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -89,7 +89,8 @@ class Attempt:
             self.outcome = STATUS_CANCELLED
             return False
         retry.last_error = exc
-        reason = retry.refusal(exc, self.number)
+        classified = classify_error(exc, get_settings().error_classifier)
+        reason = retry.refusal(exc, self.number, classified)
         if reason is None:
             delay = retry.next_delay
             self.step.warn(
@@ -98,9 +99,7 @@ class Attempt:
                     **base,
                     "retry_delay": format_duration(delay),
                     "error": str(exc) or type(exc).__name__,
-                    "error_type": classify_error(exc, get_settings().error_classifier).get(
-                        "error_type", type(exc).__name__
-                    ),
+                    "error_type": classified.get("error_type", type(exc).__name__),
                 },
             )
             self.step.end_step(STATUS_RETRYING)
@@ -144,15 +143,16 @@ class Retry:
         self.last_error: Optional[BaseException] = None
         self.attempts: list[Attempt] = []
 
-    def refusal(self, exc: BaseException, number: int) -> Optional[str]:
-        """Why no further attempt is made after ``exc``, or None to retry."""
+    def refusal(
+        self, exc: BaseException, number: int, classified: Mapping[str, object]
+    ) -> Optional[str]:
+        """Why no further attempt is made after ``exc`` (classified), or None to retry."""
         if self.retry_on is not None:
             try:
                 retryable = bool(self.retry_on(exc))
             except Exception:
                 retryable = False
         else:
-            classified = classify_error(exc, get_settings().error_classifier)
             retryable = bool(classified.get("retry_possible", False))
         if not retryable:
             return "not_retryable"

@@ -132,7 +132,6 @@ class TreeBuilder:
         self.max_open_roots = max_open_roots
         self.nodes: dict[str, Node] = {}  # span id -> node, open trees only
         self.roots: dict[str, Node] = {}  # span id -> open root, in start order
-        self.root_of: dict[str, str] = {}  # span id -> its root's span id
 
     def add(self, event: dict[str, Any]) -> list[Node]:
         """Record ``event``; returns the roots it completed (usually none)."""
@@ -183,10 +182,8 @@ class TreeBuilder:
             node.remote = parent is not None
         if parent is None:
             self.roots[span_id] = node
-            self.root_of[span_id] = span_id
         else:
             parent.children.append(node)
-            self.root_of[span_id] = self.root_of[parent.span_id]
         self.nodes[span_id] = node
         return node
 
@@ -200,7 +197,6 @@ class TreeBuilder:
         root = self.roots.pop(root_id)
         for node in root.walk():
             self.nodes.pop(node.span_id, None)
-            self.root_of.pop(node.span_id, None)
         return root
 
     def open_roots(self) -> list[Node]:
