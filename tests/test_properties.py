@@ -169,3 +169,33 @@ def test_known_tricky_values() -> None:
         op.log_step("s", "m", tricky)
         op.end_operation()
     assert captured.last("step_info")["surrogate"] == "?"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(keys, values, max_size=10), st.text(max_size=30))
+def test_ready_span_events_equal_the_sdks_own_for_any_fields(
+    fields: dict[Any, Any], message: str
+) -> None:
+    """The attributes opslog builds need no SDK validation: added as a ready
+    event, they give exactly the event the SDK's own add_event gives."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from opslog import _providers
+    from opslog._channels import build_attributes
+    from opslog._config import get_settings
+
+    tracer = TracerProvider().get_tracer("t")
+    with capture_events():
+        op = opslog.new_operation_logger("j").start_operation("op")
+        attributes = build_attributes(
+            get_settings(), op, "step_info", "s", message, fields, None, None
+        )
+        op.end_operation()
+    ready_span, public_span = tracer.start_span("ready"), tracer.start_span("public")
+    _providers.span_event_adder(ready_span)("step_info", attributes, 1)
+    public_span.add_event("step_info", attributes, 1)
+    (ready,), (public,) = ready_span.events, public_span.events
+    assert type(ready.attributes) is not type(public.attributes)  # two paths were taken
+    assert dict(ready.attributes) == dict(public.attributes)
+    assert list(ready.attributes) == list(public.attributes)  # same order
+    assert ready.dropped_attributes == public.dropped_attributes == 0

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import pytest
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext
+
+import opslog
+from opslog import _providers
+
 from .helpers import run_python
 
 
@@ -131,3 +144,119 @@ def test_channels_can_be_switched_off() -> None:
     assert len(captured.span("op").events) == 3
     assert captured.log_records == [] and captured.logging_records == []
     assert len(captured.events) == 3  # the capture itself sees every event
+
+
+# -- span events: the ready-event path gives what the SDK's add_event gives ------------
+
+VOLATILE = ("correlation_id", "duration_ms", "duration_str", "exception.stacktrace")
+
+
+def _span_events(ready: bool, limits: Any = None) -> list[tuple[str, list[Any]]]:
+    """Run one operation (all kinds of fields, an error, a failed step) and
+    return each span's events as (name, attributes, dropped), volatile values
+    blanked."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    opslog.configure(tracer_provider=provider, log_records=False, stdlib_logging=False)
+    saved = _providers.READY_SPAN_EVENTS
+    _providers.READY_SPAN_EVENTS = ready
+    try:
+        op = opslog.new_operation_logger("job-7").start_operation("failover")
+        step = op.start_step("snapshot")
+        step.info("working", {"vm": {"id": 42, "tags": ["a", "b"]}, "ratio": 0.5, "ok": True})
+        step.warn("slow ünïcode ✓", {"sizes": (1, 2, 3), "none": None, "big": 2**70})
+        step.error("failed", ValueError("disk gone"), {"device": "/dev/vdc"})
+        step.end_step("failed")
+        op.log_step("cleanup", "cleaning", {"x" * 300: "y" * 5000})
+        op.end_operation("failed")
+    finally:
+        _providers.READY_SPAN_EVENTS = saved
+
+    def blank(key: str, value: Any) -> Any:
+        return "*" if key.endswith(VOLATILE) else value
+
+    return [
+        (
+            span.name,
+            [
+                (e.name, {k: blank(k, v) for k, v in e.attributes.items()}, e.dropped_attributes)
+                for e in span.events
+            ],
+        )
+        for span in exporter.get_finished_spans()
+    ]
+
+
+def test_ready_span_events_equal_the_sdks_own() -> None:
+    ready, public = _span_events(ready=True), _span_events(ready=False)
+    assert [name for name, _ in ready] == ["snapshot", "failover"]
+    # snapshot: start, info, warning, error + its "exception" event, end; failover: 3
+    assert sum(len(events) for _, events in ready) == 9
+    assert ready == public
+
+
+def test_ready_span_events_are_used_and_immutable() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    opslog.configure(tracer_provider=provider)
+    op = opslog.new_operation_logger("j").start_operation("op")
+    op.end_operation()
+    (span,) = exporter.get_finished_spans()
+    attributes = span.events[0].attributes
+    assert not isinstance(attributes, BoundedAttributes)  # the ready path was taken
+    with pytest.raises(TypeError):
+        attributes["event"] = "changed"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        SpanLimits(max_attribute_length=12),  # the SDK truncates: public path
+        SpanLimits(max_event_attributes=6),  # the SDK drops the oldest: public path
+    ],
+)
+def test_span_limits_are_applied_as_the_sdk_does(limits: SpanLimits) -> None:
+    events = _span_events(ready=True, limits=limits)
+    assert events == _span_events(ready=False, limits=limits)
+    flat = [attrs for _, evs in events for name, attrs, _ in evs if name != "exception"]
+    if limits.max_attribute_length:
+        assert all(len(v) <= 12 for attrs in flat for v in attrs.values() if isinstance(v, str))
+    else:
+        assert all(len(attrs) <= 6 for attrs in flat)
+        assert any(dropped for _, evs in events for _, _, dropped in evs)
+        assert all(attrs["event"] and attrs["step"] for attrs in flat)  # required kept
+
+
+def test_a_handler_changing_record_opslog_does_not_change_the_span_event() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    opslog.configure(tracer_provider=provider, log_records=False)
+
+    class Meddle(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            record.opslog["message"] = "rewritten"  # type: ignore[attr-defined]
+
+    logger = logging.getLogger("opslog")
+    handler = Meddle()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        op = opslog.new_operation_logger("j").start_operation("op")
+        op.end_operation()
+    finally:
+        logger.removeHandler(handler)
+    (span,) = exporter.get_finished_spans()
+    assert [e.attributes["message"] for e in span.events] == [
+        "operation op started",
+        "operation op completed",
+    ]
+
+
+def test_spans_that_are_not_the_sdks_get_the_public_add_event() -> None:
+    from opentelemetry.trace import NonRecordingSpan
+
+    span = NonRecordingSpan(SpanContext(1, 2, is_remote=False))
+    assert _providers.span_event_adder(span) == span.add_event

@@ -32,10 +32,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from opentelemetry.util.types import AttributeValue
-
-from . import _diagnostics
-from ._config import Settings, get_settings
+from . import _config, _diagnostics
+from ._config import Settings
 from ._events import FIELD_EVENT, FIELD_MESSAGE, FIELD_STEP, RESERVED_FIELDS, Level
 from ._fields import Attributes
 from ._providers import get_otel_logger
@@ -86,33 +84,35 @@ def build_attributes(
     """
     coercer = settings.coercer
     out: Attributes = coercer.fields(defaults)[0] if defaults else {}
-    dropped = 0
     if fields is not None:
         caller, dropped = coercer.fields(fields)
-        if caller.keys() & RESERVED_FIELDS or (extras and caller.keys() & extras.keys()):
+        if RESERVED_FIELDS.isdisjoint(caller) and (not extras or extras.keys().isdisjoint(caller)):
+            out.update(caller)
+        else:
             for key, value in caller.items():
                 if key in RESERVED_FIELDS or (extras and key in extras):
                     out["fields." + key] = value
                 else:
                     out[key] = value
-        else:
-            out.update(caller)
+        if dropped:
+            out[FIELDS_DROPPED] = dropped
+            _diagnostics.report(
+                _diagnostics.FIELDS_DROPPED,
+                f"{dropped} field(s) beyond max_fields={settings.limits.max_fields} left out of "
+                f"{event!r}",
+                dropped,
+            )
     if extras:
         out.update(extras)  # type: ignore[arg-type]
-    if dropped:
-        out[FIELDS_DROPPED] = dropped
-        _diagnostics.report(
-            _diagnostics.FIELDS_DROPPED,
-            f"{dropped} field(s) beyond max_fields={settings.limits.max_fields} left out of "
-            f"{event!r}",
-            dropped,
-        )
     if scope.ended:
         out[AFTER_END] = True
     # Required fields last: OpenTelemetry evicts the oldest attributes first.
     out[FIELD_MESSAGE] = text
-    out.update(scope.required)
-    out[FIELD_STEP] = scope.step_field if step is None else coercer.any_text(step)
+    if step is None:
+        out.update(scope.event_tail)
+    else:
+        out.update(scope.required)
+        out[FIELD_STEP] = coercer.any_text(step)
     out[FIELD_EVENT] = event
     return out
 
@@ -136,7 +136,7 @@ def emit(
     ``logging`` record in the first place).
     """
     try:
-        settings = get_settings()
+        settings = _config._settings
         if level < settings.level_value:
             return
         if scope.ended:
@@ -148,7 +148,7 @@ def emit(
         text = settings.coercer.any_text(message)
         attributes = build_attributes(settings, scope, event, step, text, fields, extras, defaults)
         exception_attributes = (
-            _exception_attributes(settings, exception) if exception is not None else {}
+            _exception_attributes(settings, exception) if exception is not None else None
         )
         timestamp = time.time_ns()
     except Exception as exc:  # pragma: no cover - defensive
@@ -164,18 +164,19 @@ def emit(
             _channel_failed("listener", event, exc)
     if settings.span_events and not scope.ended:
         try:
-            scope.span.add_event(event, attributes, timestamp)
+            scope.add_span_event(event, attributes, timestamp)
             if exception_attributes:
                 scope.span.add_event("exception", exception_attributes, timestamp)
         except Exception as exc:
             _channel_failed("span", event, exc)
     if settings.log_records:
         try:
+            severity_number, severity_text = _SEVERITIES.get(level) or _severity(level)
             get_otel_logger().emit(
                 timestamp=timestamp,
                 context=scope.context,
-                severity_number=level.severity_number,
-                severity_text=level.severity_text,
+                severity_number=severity_number,
+                severity_text=severity_text,
                 body=text,
                 attributes={**attributes, **exception_attributes}
                 if exception_attributes
@@ -193,11 +194,16 @@ def emit(
             _channel_failed("logging", event, exc)
 
 
-def _exception_attributes(
-    settings: Settings, exception: Optional[BaseException]
-) -> dict[str, AttributeValue]:
-    if exception is None:
-        return {}
+#: Level -> (OTel severity number, severity text), filled on first use.
+_SEVERITIES: dict[int, tuple[Any, str]] = {}
+
+
+def _severity(level: Level) -> tuple[Any, str]:
+    _SEVERITIES[level] = found = (level.severity_number, level.severity_text)
+    return found
+
+
+def _exception_attributes(settings: Settings, exception: BaseException) -> Attributes:
     from ._errors import exception_attributes
 
     coercer = settings.coercer
@@ -209,7 +215,7 @@ def _stdlib_record(
     level: Level,
     text: str,
     attributes: Attributes,
-    exception_attributes: Mapping[str, AttributeValue],
+    exception_attributes: Optional[Attributes],
     timestamp: int,
 ) -> logging.LogRecord:
     record = _stdlib_logger.makeRecord(

@@ -66,6 +66,8 @@ _Json = Union[None, str, bool, int, float, list[Any], dict[str, Any]]
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _REDACT_SLACK: Final = 256
+_MEMO_TEXT_LENGTH: Final = 256
+_MEMO_SIZE: Final = 4096
 _KEY_LIMIT: Final = 256
 _PRIMITIVES: Final = (str, bool, int, float)
 _SEQUENCES: Final = (list, tuple, set, frozenset, deque)
@@ -91,16 +93,30 @@ class FieldCoercer:
     def __init__(self, redactor: Redactor, limits: FieldLimits) -> None:
         self.redactor = redactor
         self.limits = limits
+        self._max_fields = limits.max_fields
         #: field name -> "plain and not sensitive" (the fast path's key check)
         self._plain_keys: dict[object, bool] = {}
+        #: short text -> its coerced form. Messages, step names and field
+        #: values repeat endlessly; a full memo is simply dropped, and a newly
+        #: remembered secret empties it (dict reads and writes are atomic).
+        self._texts: dict[str, str] = {}
+        redactor.on_new_secret(self._forget_texts)
+
+    def _forget_texts(self) -> None:
+        self._texts = {}
 
     # -- text -------------------------------------------------------------
     def text(self, value: str) -> str:
         """Redact and truncate one string; always valid UTF-8 afterwards."""
+        # Taken before the work: if a new secret empties the memo meanwhile,
+        # this result goes into the old, discarded dict.
+        texts = self._texts
+        done = texts.get(value)
+        if done is not None:
+            return done
         limit = self.limits.max_value_length
+        original = value
         original_length = len(value)
-        if original_length <= limit and value.isascii():
-            return self.redactor.redact_text(value)  # the common case, memoised
         if original_length > limit + _REDACT_SLACK:
             # Redact a slightly longer prefix than is kept, so a secret that
             # straddles the cut is still recognised as one.
@@ -111,13 +127,19 @@ class FieldCoercer:
         if original_length > limit or len(value) > limit:
             cut = max(original_length, len(value)) - limit
             value = f"{value[:limit]}…[truncated {cut} chars]"
+        if original_length <= _MEMO_TEXT_LENGTH:
+            if len(texts) >= _MEMO_SIZE:
+                self._texts = {}
+            else:
+                texts[original] = value
         return value
 
     def any_text(self, value: object) -> str:
         """``str(value)`` made safe: never raises, redacted, truncated."""
-        if isinstance(value, str):
-            return self.text(value)
-        return self.text(_safe_str(value))
+        if type(value) is str:
+            done = self._texts.get(value)
+            return done if done is not None else self.text(value)
+        return self.text(value if isinstance(value, str) else _safe_str(value))
 
     # -- fields -----------------------------------------------------------
     def fields(self, fields: object) -> tuple[Attributes, int]:
@@ -129,7 +151,7 @@ class FieldCoercer:
         """
         if fields is None:
             return {}, 0
-        if type(fields) is dict and len(fields) <= self.limits.max_fields:
+        if type(fields) is dict and len(fields) <= self._max_fields:
             fast = self._flat_fields(fields)
             if fast is not None:
                 return fast, 0
@@ -144,7 +166,7 @@ class FieldCoercer:
     def _flat_fields(self, fields: dict[Any, Any]) -> Optional[Attributes]:
         """The common case, fast: plain keys, scalar values. ``None``: use the full rule."""
         plain = self._plain_keys
-        text = self.text
+        texts = self._texts
         out: Attributes = {}
         try:
             for key, value in fields.items():
@@ -153,7 +175,8 @@ class FieldCoercer:
                     return None
                 kind = type(value)
                 if kind is str:
-                    out[key] = text(value)
+                    done = texts.get(value)
+                    out[key] = done if done is not None else self.text(value)
                 elif kind is int:
                     if not _INT64_MIN <= value <= _INT64_MAX:
                         return None
@@ -243,9 +266,7 @@ class FieldCoercer:
             text = text[:_KEY_LIMIT]
         if text.isidentifier():
             return text
-        if not text.isascii():
-            text = text.encode("utf-8", "replace").decode("utf-8")
-        return self.redactor.redact_text(text)
+        return self.text(text)
 
     def _value(self, value: object, seen: set[int], depth: int) -> AttributeValue:
         if isinstance(value, str):

@@ -58,7 +58,8 @@ def register(operation: OperationContext) -> None:
         _ensure_atexit()
 
 
-def unregister(operation: OperationContext) -> None:
+def unregister(operation: object) -> None:
+    """Forget ``operation`` (an ended root operation; anything else is a no-op)."""
     with _lock:
         _open.pop(id(operation), None)
 

@@ -39,6 +39,9 @@ from ._correlation import (
 )
 from ._events import (
     CHILD_OPERATION_START,
+    FIELD_CORRELATION_ID,
+    FIELD_JOB_ID,
+    FIELD_OPERATION,
     OPERATION_END,
     OPERATION_START,
     OPERATION_STEP,
@@ -148,6 +151,8 @@ class OperationContext(Scope):
     events still reach the log channels, marked ``opslog.after_end``.
     """
 
+    __slots__ = ("_trace_id", "logger")
+
     kind = "operation"
     _carries_job_baggage = True
     _end_event = OPERATION_END
@@ -163,17 +168,21 @@ class OperationContext(Scope):
         parent_context: Optional[Context],
         logger: OperationLogger,
     ) -> None:
+        required = {
+            FIELD_CORRELATION_ID: format_correlation_id(trace_id),
+            FIELD_JOB_ID: job_id,
+            FIELD_OPERATION: name,
+        }
         super().__init__(
-            name=name,
-            job_id=job_id,
-            correlation_id=format_correlation_id(trace_id),
-            operation=name,
-            step=OPERATION_STEP,
-            parent=parent,
-            parent_context=parent_context,
-            pinned_trace_id=trace_id if parent_context is None else 0,
-            span_attributes={"parent_operation": parent.operation} if parent else None,
+            name,
+            required,
+            OPERATION_STEP,
+            parent,
+            parent_context,
+            {"parent_operation": parent.operation} if parent else None,
+            trace_id if parent_context is None else 0,
         )
+        self._open_children = {}
         self.logger = logger
         self._trace_id = trace_id
         if parent is None:
@@ -295,8 +304,8 @@ class OperationContext(Scope):
         """
         self._close(status, summary)
 
-    def _end_extras(self, children: list[Scope]) -> dict[str, object]:
-        super()._end_extras(children)
+    def _end_extras(self) -> dict[str, object]:
+        children = self._abandon_children()
         child_operations = sum(1 for c in children if isinstance(c, OperationContext))
         return {
             "abandoned_steps": len(children) - child_operations,
@@ -305,10 +314,6 @@ class OperationContext(Scope):
 
     def _end_for_exit(self, status: str) -> None:
         self.end_operation(status)
-
-    def _on_ended(self) -> None:
-        if self.parent is None:
-            _lifecycle.unregister(self)
 
 
 def new_operation_logger(

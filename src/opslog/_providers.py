@@ -26,21 +26,26 @@ from __future__ import annotations
 
 import contextvars
 import random
-from typing import TYPE_CHECKING, Any, Optional
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event
+from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
-from opentelemetry.util.types import Attributes
+from opentelemetry.util.types import Attributes, AttributeValue
 
+from . import _config
 from ._config import get_settings
 from ._version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry import _logs
 
-__all__ = ["get_otel_logger", "span_events_dropped", "start_span"]
+__all__ = ["get_otel_logger", "span_event_adder", "span_events_dropped", "start_span"]
 
 _INSTRUMENTATION_NAME = "opslog"
 _INSTRUMENTATION_VERSION = __version__
@@ -55,6 +60,8 @@ class _PinnableIdGenerator(IdGenerator):
 
     def __init__(self, inner: IdGenerator) -> None:
         self._inner = inner
+        # Span ids go straight to the inner generator: no extra call per span.
+        self.generate_span_id = inner.generate_span_id  # type: ignore[method-assign]
 
     def generate_span_id(self) -> int:
         return self._inner.generate_span_id()
@@ -73,7 +80,7 @@ _logger_cache: tuple[object, Any] | None = None
 def _tracer() -> tuple[trace.Tracer, bool]:
     """opslog's tracer from the provider in force, and whether it can pin ids."""
     global _tracer_cache
-    provider = get_settings().tracer_provider or trace.get_tracer_provider()
+    provider = _config._settings.tracer_provider or trace.get_tracer_provider()
     cached = _tracer_cache
     if cached is not None and cached[0] is provider:
         return cached[1], cached[2]
@@ -126,13 +133,21 @@ def start_span(
     pinned_trace_id: int = 0,
     attributes: Attributes = None,
     kind: SpanKind = SpanKind.INTERNAL,
+    parent_span_context: Optional[SpanContext] = None,
 ) -> Span:
     """Start a span under ``parent`` (``None``: a new root).
 
     ``pinned_trace_id`` is the trace id a root span must get.
+    ``parent_span_context`` is the span context of the span in ``parent``
+    when the caller knows it already (it saves looking it up).
     """
     tracer, pinnable = _tracer()
-    parent_context = trace.get_current_span(parent).get_span_context() if parent else None
+    if parent is None:
+        parent_context = None
+    elif parent_span_context is not None:
+        parent_context = parent_span_context
+    else:
+        parent_context = trace.get_current_span(parent).get_span_context()
     if parent_context is not None and not parent_context.is_valid:
         parent = None
         parent_context = None
@@ -171,16 +186,67 @@ def start_span(
     return span
 
 
+#: Use the ready-event path of :func:`span_event_adder` where it applies. The
+#: tests and the benchmark switch it off to compare with the public path.
+READY_SPAN_EVENTS = True
+
+#: Adds one of opslog's events to a span: ``add(name, attributes, timestamp)``.
+SpanEventAdder = Callable[[str, Mapping[str, AttributeValue], int], None]
+
+
+def span_event_adder(span: Span) -> SpanEventAdder:
+    """How opslog adds its events to ``span``: the cheapest way that gives the same result.
+
+    The SDK's ``Span.add_event`` validates and copies every attribute of
+    every event (``BoundedAttributes``): for opslog's events, whose fields
+    were all coerced to valid attribute values already (see
+    :mod:`opslog._fields`), that is the largest single cost of an event, and
+    it re-validates the same five required fields each time. For an SDK
+    span whose limits cannot change anything (no attribute length limit,
+    the event within the event attribute count limit), opslog hands the SDK
+    a ready ``Event`` holding an immutable copy of the attributes instead:
+    the exported event is the same, field for field. Any other span, or an
+    SDK whose internals differ, gets the public ``add_event``.
+    """
+    public: SpanEventAdder = span.add_event
+    add_ready = getattr(span, "_add_event", None)
+    limits = getattr(span, "_limits", None)
+    if (
+        not READY_SPAN_EVENTS
+        or not isinstance(span, SdkSpan)
+        or not callable(add_ready)
+        or getattr(limits, "max_attribute_length", 0) is not None
+    ):
+        return public
+    max_attributes = getattr(limits, "max_event_attributes", None)
+    if max_attributes is not None and not isinstance(max_attributes, int):
+        return public
+
+    def add_event(name: str, attributes: Mapping[str, AttributeValue], timestamp: int) -> None:
+        if max_attributes is not None and len(attributes) > max_attributes:
+            public(name, attributes, timestamp)  # the SDK decides what to drop
+        else:
+            add_ready(Event(name, MappingProxyType(dict(attributes)), timestamp))
+
+    return add_event
+
+
 def span_events_dropped(span: Span, adding: int = 0) -> int:
-    """Events the span could not hold, counting ``adding`` more about to be added."""
-    events = getattr(span, "_events", None)  # the SDK's BoundedList
-    dropped = getattr(events, "dropped", 0)
-    maxlen = getattr(getattr(events, "_dq", None), "maxlen", None)
+    """Events the span could not hold, counting ``adding`` more about to be added.
+
+    Reads the SDK span's event list (a ``BoundedList``); 0 for any other span.
+    """
+    try:
+        events = span._events  # type: ignore[attr-defined]
+        dropped = events.dropped
+        maxlen = events._dq.maxlen
+        held = len(events)
+    except (AttributeError, TypeError):
+        return 0
     if not isinstance(dropped, int):
         return 0
-    if adding and isinstance(maxlen, int):
-        free = max(0, maxlen - len(events))  # type: ignore[arg-type]
-        dropped += max(0, adding - free)
+    if adding and isinstance(maxlen, int) and held + adding > maxlen:
+        dropped += held + adding - maxlen
     return dropped
 
 

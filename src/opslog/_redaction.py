@@ -26,7 +26,7 @@ replaced) through :func:`opslog.configure`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 __all__ = [
@@ -61,7 +61,6 @@ KNOWN_SECRETS_LIMIT: Final = 128
 _KNOWN_SECRET_MIN_LEN: Final = 6
 
 _CACHE_SIZE = 4096
-_CACHED_TEXT_LENGTH = 256
 
 # A cheap test that lets most strings skip the pattern pass entirely.
 _TRIGGER_EXTRA = r"bearer|basic|://|-----begin|eyj|akia|asia"
@@ -125,10 +124,10 @@ class Redactor:
         )
         self._trigger = re.compile(rf"(?i){fragments}|{_TRIGGER_EXTRA}")
         self._known: tuple[str, ...] = ()
-        # Field names and short values repeat endlessly: remember the answers.
-        # Dict reads and writes are atomic; a full cache is simply dropped.
+        # Field names repeat endlessly: remember the answers. Dict reads and
+        # writes are atomic; a full cache is simply dropped.
         self._key_cache: dict[str, bool] = {}
-        self._text_cache: dict[str, str] = {}
+        self._on_new_secret: list[Callable[[], None]] = []
         for v in known_values:
             self.remember(v)
 
@@ -158,15 +157,19 @@ class Redactor:
         # Replace the tuple whole: readers on other threads see the old or the
         # new one, never a half-built one.
         self._known = (*known[-(KNOWN_SECRETS_LIMIT - 1) :], value)
-        self._text_cache = {}  # cached texts may contain the new secret
+        for forget in self._on_new_secret:
+            forget()  # texts redacted before may contain the new secret
+
+    def on_new_secret(self, forget: Callable[[], None]) -> None:
+        """Call ``forget()`` whenever a new secret value is remembered.
+
+        For memos of redacted text (see :class:`opslog._fields.FieldCoercer`):
+        a text redacted before may contain the new secret.
+        """
+        self._on_new_secret.append(forget)
 
     def redact_text(self, text: str) -> str:
-        """Rewrite every secret inside ``text``."""
-        cache = self._text_cache
-        cached = cache.get(text)
-        if cached is not None:
-            return cached
-        original = text
+        """Rewrite every secret inside ``text``. (Not memoised: callers memoise.)"""
         for secret in self._known:
             if secret in text:
                 text = text.replace(secret, REDACTED)
@@ -175,8 +178,4 @@ class Redactor:
                 text = pattern.sub(replacement, text)
         for extra in self.extra_patterns:
             text = extra.sub(REDACTED, text)
-        if len(original) <= _CACHED_TEXT_LENGTH:
-            if len(cache) >= _CACHE_SIZE:
-                cache = self._text_cache = {}
-            cache[original] = text
         return text

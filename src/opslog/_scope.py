@@ -39,7 +39,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
-from . import _diagnostics
+from . import _config, _diagnostics, _lifecycle
 from ._channels import emit
 from ._config import get_settings
 from ._correlation import SCOPE_KEY, with_job_baggage
@@ -48,6 +48,7 @@ from ._events import (
     FIELD_CORRELATION_ID,
     FIELD_JOB_ID,
     FIELD_OPERATION,
+    FIELD_STEP,
     STATUS_ABANDONED,
     STATUS_CANCELLED,
     STATUS_COMPLETED,
@@ -55,9 +56,8 @@ from ._events import (
     STEP_DURATION,
     STEP_ERROR,
     Level,
-    end_level,
 )
-from ._providers import span_events_dropped, start_span
+from ._providers import SpanEventAdder, span_event_adder, span_events_dropped, start_span
 from ._timing import elapsed_seconds, format_duration
 
 if TYPE_CHECKING:
@@ -70,9 +70,42 @@ _S = TypeVar("_S", bound="Scope")
 #: Set on an exception once a scope has recorded it, to the step name.
 _RECORDED_ATTR = "__opslog_failure_step__"
 
+#: Guards the "already ending?" test-and-set of every scope: held for two
+#: attribute operations, cheaper than a lock per span.
+_closing_lock = threading.Lock()
+
 
 class Scope:
-    """A span with opslog's bookkeeping. Not instantiated directly."""
+    """A span with opslog's bookkeeping. Not instantiated directly.
+
+    Steps are started by the thousand: everything here that is paid per
+    span is kept to plain attribute and dict operations (``__slots__``, the
+    required fields shared by an operation and its steps, no lock per span).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closing",
+        "_failure_step",
+        "_last_error",
+        "_open_children",
+        "_parent_context",
+        "_started",
+        "add_span_event",
+        "context",
+        "correlation_id",
+        "ended",
+        "event_tail",
+        "job_id",
+        "name",
+        "operation",
+        "outer_context",
+        "parent",
+        "required",
+        "span",
+        "span_context",
+        "step_field",
+    )
 
     kind: ClassVar[str] = "scope"
     #: The end event and the names of its duration fields.
@@ -81,63 +114,85 @@ class Scope:
     #: Put ``job_id``/``correlation_id`` into the context's W3C baggage.
     _carries_job_baggage: ClassVar[bool] = False
 
+    #: The scope's name (operation or step name).
+    name: str
+    #: The fixed required fields of every event of this scope (one dict shared
+    #: by an operation and its steps; never mutated).
+    required: dict[str, str]
+    correlation_id: str
+    job_id: str
+    operation: str
+    #: The ``step`` field of this scope's own events.
+    step_field: str
+    #: ``required`` plus ``step``: what closes every event of this scope.
+    event_tail: dict[str, str]
+    #: The operation this scope belongs to (``None`` for a root operation).
+    parent: Optional[Scope]
+    #: True once the span has ended.
+    ended: bool
+    #: The span, and its context (ids; trace id = correlation id).
+    span: Span
+    span_context: trace.SpanContext
+    #: Adds an event to the span (see :func:`opslog._providers.span_event_adder`).
+    add_span_event: SpanEventAdder
+    #: The context this scope runs in (its span, itself, the job baggage),
+    #: and the one that was current when it started (restored at its end).
+    context: Context
+    outer_context: Context
+
     def __init__(
         self,
-        *,
         name: str,
-        job_id: str,
-        correlation_id: str,
-        operation: str,
+        required: dict[str, str],
         step: str,
         parent: Optional[Scope],
         parent_context: Optional[Context],
+        span_attributes: Optional[dict[str, Any]],
         pinned_trace_id: int = 0,
-        span_attributes: Optional[dict[str, Any]] = None,
     ) -> None:
         self.name = name
-        self.job_id = job_id
-        self.correlation_id = correlation_id
-        self.operation = operation
-        #: The ``step`` field of this scope's own events.
+        self.required = required
+        self.correlation_id = required[FIELD_CORRELATION_ID]
+        self.job_id = required[FIELD_JOB_ID]
+        self.operation = required[FIELD_OPERATION]
         self.step_field = step
+        self.event_tail = {**required, FIELD_STEP: step}
         self.parent = parent
         self.ended = False
         self._closing = False
-        self._lock = threading.Lock()
-        self._open_children: dict[int, Scope] = {}
+        self._open_children: Optional[dict[int, Scope]] = None  # operations make one
         self._last_error: Optional[str] = None
         self._failure_step: Optional[str] = None
-        #: The fixed required fields of every event of this scope.
-        self.required: dict[str, str] = {
-            FIELD_CORRELATION_ID: correlation_id,
-            FIELD_JOB_ID: job_id,
-            FIELD_OPERATION: operation,
-        }
-        attributes: dict[str, Any] = {**self.required, "opslog.kind": self.kind}
+        attributes: dict[str, Any] = {**required, "opslog.kind": self.kind}
         if span_attributes:
             attributes.update(span_attributes)
-        self.outer_context = context.get_current()
-        self.span: Span = start_span(
-            name, parent_context, pinned_trace_id=pinned_trace_id, attributes=attributes
+        self.outer_context = outer = context.get_current()
+        self.span = span = start_span(
+            name,
+            parent_context,
+            pinned_trace_id=pinned_trace_id,
+            attributes=attributes,
+            parent_span_context=parent.span_context if parent is not None else None,
         )
+        self.span_context = span.get_span_context()
+        self.add_span_event = span_event_adder(span)
         self._parent_context = parent_context
-        base = parent_context if parent_context is not None else self.outer_context
+        base = parent_context if parent_context is not None else outer
         if self._carries_job_baggage:
             # So any propagator (ours, or auto-instrumentation's) carries the job.
-            base = with_job_baggage(base, job_id, correlation_id)
-        self.context: Context = context.set_value(
-            SCOPE_KEY, self, trace.set_span_in_context(self.span, base)
-        )
+            base = with_job_baggage(base, self.job_id, self.correlation_id)
+        self.context = context.set_value(SCOPE_KEY, self, trace.set_span_in_context(span, base))
         self._started = time.perf_counter()
-        if parent is not None:
-            parent._adopt(self)
+        if parent is not None and parent._open_children is not None:
+            # A single dict write is atomic: no lock (see _close).
+            parent._open_children[id(self)] = self
         context.attach(self.context)
 
     # -- introspection ----------------------------------------------------
     @property
     def span_id(self) -> str:
         """The span id, 16 hex digits."""
-        return format(self.span.get_span_context().span_id, "016x")
+        return format(self.span_context.span_id, "016x")
 
     @property
     def parent_span_id(self) -> str:
@@ -146,11 +201,6 @@ class Scope:
             return ""
         parent = trace.get_current_span(self._parent_context).get_span_context()
         return format(parent.span_id, "016x") if parent.is_valid else ""
-
-    @property
-    def span_context(self) -> trace.SpanContext:
-        """The OpenTelemetry span context (trace id = correlation id)."""
-        return self.span.get_span_context()
 
     def __repr__(self) -> str:
         state = "ended" if self.ended else "open"
@@ -199,15 +249,6 @@ class Scope:
             message = f"took {extras['duration_str']}"
         emit(self, STEP_DURATION, Level.INFO, message, step=step, extras=extras)
 
-    # -- children -----------------------------------------------------------
-    def _adopt(self, child: Scope) -> None:
-        with self._lock:
-            self._open_children[id(child)] = child
-
-    def _release(self, child: Scope) -> None:
-        with self._lock:
-            self._open_children.pop(id(child), None)
-
     # -- ending ---------------------------------------------------------------
     def _close(
         self,
@@ -217,16 +258,12 @@ class Scope:
     ) -> bool:
         """End this scope once. Returns False (and reports) if already ended."""
         try:
-            with self._lock:
-                if self._closing:
-                    already = True
-                else:
-                    already = False
-                    self._closing = True
-                    children = list(self._open_children.values())
-            settings = get_settings()
-            status_text = settings.coercer.any_text(status) if status is not None else ""
-            status_text = status_text or STATUS_COMPLETED
+            with _closing_lock:  # one end wins, whichever thread calls
+                already = self._closing
+                self._closing = True
+            status_text = (
+                _config._settings.coercer.any_text(status) if status is not None else ""
+            ) or STATUS_COMPLETED
             if already:
                 _diagnostics.report(
                     _diagnostics.DOUBLE_END,
@@ -234,7 +271,7 @@ class Scope:
                     "the first end stands",
                 )
                 return False
-            extras = self._end_extras(children)
+            extras = self._end_extras()
             seconds = time.perf_counter() - self._started
             ms_key, str_key = self._duration_fields
             # Counted before the end event is added; it may push out one more.
@@ -243,19 +280,20 @@ class Scope:
             extras[ms_key] = round(seconds * 1000)
             extras[str_key] = format_duration(seconds)
             extras["span_events_dropped"] = dropped
-            if status_text == STATUS_FAILED and self._failure_step is not None:
+            failed = status_text == STATUS_FAILED
+            if failed and self._failure_step is not None:
                 defaults = {"failure_step": self._failure_step, **(defaults or {})}
             emit(
                 self,
                 self._end_event,
-                end_level(status_text),
+                Level.ERROR if failed else Level.INFO,
                 f"{self.kind} {self.name} {status_text}",
                 fields=fields,
                 extras=extras,
                 defaults=defaults,
             )
             self._end_span(status_text, dropped)
-            if status_text == STATUS_FAILED and self.parent is not None:
+            if failed and self.parent is not None:
                 # The operation learns which step failed, for its own end.
                 self.parent._failure_step = self._failure_step or self.name
                 self.parent._last_error = self._last_error or self.parent._last_error
@@ -264,8 +302,18 @@ class Scope:
             _diagnostics.report(_diagnostics.INTERNAL_ERROR, f"ending: {type(exc).__name__}")
             return False
 
-    def _end_extras(self, children: list[Scope]) -> dict[str, object]:
-        """End the open children as abandoned; subclasses report the counts."""
+    def _end_extras(self) -> dict[str, object]:
+        """The end event's own fields before status and duration (a new dict).
+
+        Operations override this: they end their open children first.
+        """
+        return {}
+
+    def _abandon_children(self) -> list[Scope]:
+        """End the still-open children as ``abandoned``; returns them."""
+        # Children add and remove themselves with single dict operations,
+        # which are atomic; list() of the values is one too.
+        children = list(self._open_children.values()) if self._open_children else []
         for child in children:
             child._close(STATUS_ABANDONED, None)
         if children:
@@ -275,7 +323,7 @@ class Scope:
                 f"{self.name!r} ended as abandoned",
                 len(children),
             )
-        return {}
+        return children
 
     def _end_span(self, status: str, dropped: int) -> None:
         span = self.span
@@ -297,12 +345,11 @@ class Scope:
             self.ended = True
             if context.get_current() is self.context:
                 context.attach(self.outer_context)
-            if self.parent is not None:
-                self.parent._release(self)
-            self._on_ended()
-
-    def _on_ended(self) -> None:
-        """Hook for subclasses (operations leave the exit registry)."""
+            parent = self.parent
+            if parent is None:
+                _lifecycle.unregister(self)  # only root operations are registered
+            elif parent._open_children is not None:
+                parent._open_children.pop(id(self), None)
 
     # -- context manager protocol ---------------------------------------------
     def _end_for_exit(self, status: str) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from . import _config
 from ._channels import emit
 from ._events import (
+    FIELD_STEP,
     STATUS_COMPLETED,
     STEP_DEBUG,
     STEP_END,
@@ -36,20 +37,15 @@ _DEBUG = int(Level.DEBUG)
 class StepContext(Scope):
     """A step of an operation. Every method is safe to call in any state."""
 
+    __slots__ = ("operation_context",)
+
     kind = "step"
     _end_event = STEP_END
     _duration_fields = ("step_duration_ms", "step_duration_str")
 
     def __init__(self, operation: OperationContext, name: str) -> None:
         super().__init__(
-            name=name,
-            job_id=operation.job_id,
-            correlation_id=operation.correlation_id,
-            operation=operation.operation,
-            step=name,
-            parent=operation,
-            parent_context=operation.context,
-            span_attributes={"step": name},
+            name, operation.required, name, operation, operation.context, {FIELD_STEP: name}
         )
         #: The operation this step belongs to.
         self.operation_context = operation

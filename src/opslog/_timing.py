@@ -63,11 +63,18 @@ _UNITS = ((3600, "h"), (60, "m"))
 
 
 def format_duration(seconds: float) -> str:
-    """Format like Go's ``time.Duration.String()``: ``1h2m3.5s``, ``5.42s``, ``150ms``."""
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    """Format like Go's ``time.Duration.String()``: ``1h2m3.5s``, ``5.42s``, ``150ms``.
+
+    At most three decimals in the unit used (Go prints nine): durations in
+    logs are read by people, and this is on every end event's path.
+    """
+    if seconds - seconds:  # NaN or ±inf (x - x is 0.0 for every finite x)
         return "unknown"
-    if 0.001 <= seconds < 1.0:  # the usual step: milliseconds
-        return f"{seconds * 1000:.3f}".rstrip("0").rstrip(".") + "ms"
+    if 1e-6 <= seconds < 1.0:  # the usual step: microseconds or milliseconds
+        if seconds >= 0.001:
+            return _trim("%.3f" % (seconds * 1e3)) + "ms"
+        if seconds * 1e6 < 999.9995:  # would not round up to 1000.000µs
+            return _trim("%.3f" % (seconds * 1e6)) + "µs"
     ns = round(seconds * 1e9)
     if ns == 0:
         return "0s"
@@ -76,9 +83,9 @@ def format_duration(seconds: float) -> str:
     if ns < 1_000:
         return f"{sign}{ns}ns"
     if ns < 1_000_000:
-        return f"{sign}{_trim(ns / 1_000)}µs"
+        return f"{sign}{_trim('%.3f' % (ns / 1_000))}µs"
     if ns < 1_000_000_000:
-        return f"{sign}{_trim(ns / 1_000_000)}ms"
+        return f"{sign}{_trim('%.3f' % (ns / 1_000_000))}ms"
     parts: list[str] = []
     whole_seconds, frac_ns = divmod(ns, 1_000_000_000)
     for size, unit in _UNITS:
@@ -90,5 +97,6 @@ def format_duration(seconds: float) -> str:
     return sign + "".join(parts)
 
 
-def _trim(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
+def _trim(fixed: str) -> str:
+    """``"1.500"`` -> ``"1.5"``, ``"2.000"`` -> ``"2"``."""
+    return fixed.rstrip("0").rstrip(".")
