@@ -85,23 +85,12 @@ def build_attributes(
     coercer = settings.coercer
     out: Attributes = coercer.fields(defaults)[0] if defaults else {}
     if fields is not None:
-        caller, dropped = coercer.fields(fields)
-        if RESERVED_FIELDS.isdisjoint(caller) and (not extras or extras.keys().isdisjoint(caller)):
-            out.update(caller)
+        # The common case: plain, unreserved keys (a new dict, ours to keep).
+        caller = None if out else coercer.plain_fields(fields)
+        if caller is not None and (not extras or extras.keys().isdisjoint(caller)):
+            out = caller
         else:
-            for key, value in caller.items():
-                if key in RESERVED_FIELDS or (extras and key in extras):
-                    out["fields." + key] = value
-                else:
-                    out[key] = value
-        if dropped:
-            out[FIELDS_DROPPED] = dropped
-            _diagnostics.report(
-                _diagnostics.FIELDS_DROPPED,
-                f"{dropped} field(s) beyond max_fields={settings.limits.max_fields} left out of "
-                f"{event!r}",
-                dropped,
-            )
+            _merge_fields(settings, out, fields, extras, event)
     if extras:
         out.update(extras)  # type: ignore[arg-type]
     if scope.ended:
@@ -115,6 +104,31 @@ def build_attributes(
         out[FIELD_STEP] = coercer.any_text(step)
     out[FIELD_EVENT] = event
     return out
+
+
+def _merge_fields(
+    settings: Settings,
+    out: Attributes,
+    fields: object,
+    extras: Optional[Mapping[str, object]],
+    event: str,
+) -> None:
+    """Coerce the caller's ``fields`` into ``out``; a key that a stronger layer
+    owns (a reserved field, one of opslog's own) is kept as ``fields.<key>``."""
+    caller, dropped = settings.coercer.fields(fields)
+    for key, value in caller.items():
+        if key in RESERVED_FIELDS or (extras and key in extras):
+            out["fields." + key] = value
+        else:
+            out[key] = value
+    if dropped:
+        out[FIELDS_DROPPED] = dropped
+        _diagnostics.report(
+            _diagnostics.FIELDS_DROPPED,
+            f"{dropped} field(s) beyond max_fields={settings.limits.max_fields} left out of "
+            f"{event!r}",
+            dropped,
+        )
 
 
 def emit(

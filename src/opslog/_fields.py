@@ -55,6 +55,7 @@ from typing import Any, Final, Optional, Union
 
 from opentelemetry.util.types import AttributeValue
 
+from ._events import RESERVED_FIELDS
 from ._redaction import REDACTED, Redactor
 from ._timing import format_duration
 
@@ -151,10 +152,9 @@ class FieldCoercer:
         """
         if fields is None:
             return {}, 0
-        if type(fields) is dict and len(fields) <= self._max_fields:
-            fast = self._flat_fields(fields)
-            if fast is not None:
-                return fast, 0
+        fast = self.plain_fields(fields)
+        if fast is not None:
+            return fast, 0
         out: Attributes = {}
         budget = _Budget(self.limits.max_fields)
         if type(fields) is dict or isinstance(fields, Mapping):
@@ -163,8 +163,14 @@ class FieldCoercer:
             self._put(out, budget, "fields", self._value(fields, set(), 0))
         return out, budget.dropped
 
-    def _flat_fields(self, fields: dict[Any, Any]) -> Optional[Attributes]:
-        """The common case, fast: plain keys, scalar values. ``None``: use the full rule."""
+    def plain_fields(self, fields: object) -> Optional[Attributes]:
+        """The common case, fast: a ``dict`` within ``max_fields`` of plain keys
+        (identifiers, not sensitive, not reserved) and scalar values.
+
+        Returns a new dict, or ``None``: use :meth:`fields`.
+        """
+        if type(fields) is not dict or len(fields) > self._max_fields:
+            return None
         plain = self._plain_keys
         texts = self._texts
         out: Attributes = {}
@@ -190,11 +196,13 @@ class FieldCoercer:
         return out
 
     def _learn_key(self, key: object) -> bool:
-        """Remember whether ``key`` is a plain, non-sensitive field name."""
+        """Remember whether ``key`` is a plain field name: an identifier that is
+        neither sensitive nor reserved (those take the full rule)."""
         plain = (
             type(key) is str
             and 0 < len(key) <= _KEY_LIMIT
             and key.isidentifier()
+            and key not in RESERVED_FIELDS
             and not self.redactor.is_sensitive_key(key)
         )
         if len(self._plain_keys) >= 4096:

@@ -155,6 +155,7 @@ class OperationContext(Scope):
 
     kind = "operation"
     _carries_job_baggage = True
+    _has_children = True
     _end_event = OPERATION_END
     _duration_fields = ("total_duration_ms", "total_duration_str")
 
@@ -182,7 +183,6 @@ class OperationContext(Scope):
             {"parent_operation": parent.operation} if parent else None,
             trace_id if parent_context is None else 0,
         )
-        self._open_children = {}
         self.logger = logger
         self._trace_id = trace_id
         if parent is None:
@@ -229,7 +229,7 @@ class OperationContext(Scope):
         Use it as a context manager to end it automatically:
         ``with op.start_step("snapshot") as step:`` (or ``op.step(...)``).
         """
-        return StepContext(self, get_settings().coercer.any_text(step_name))
+        return StepContext(self, _config._settings.coercer.any_text(step_name))
 
     def step(self, step_name: str) -> StepContext:
         """Alias of :meth:`start_step`, for ``with op.step("name") as step:``."""

@@ -113,6 +113,8 @@ class Scope:
     _duration_fields: ClassVar[tuple[str, str]]
     #: Put ``job_id``/``correlation_id`` into the context's W3C baggage.
     _carries_job_baggage: ClassVar[bool] = False
+    #: Steps and child operations can be started from it (operations only).
+    _has_children: ClassVar[bool] = False
 
     #: The scope's name (operation or step name).
     name: str
@@ -160,7 +162,7 @@ class Scope:
         self.parent = parent
         self.ended = False
         self._closing = False
-        self._open_children: Optional[dict[int, Scope]] = None  # operations make one
+        self._open_children: Optional[dict[int, Scope]] = {} if self._has_children else None
         self._last_error: Optional[str] = None
         self._failure_step: Optional[str] = None
         attributes: dict[str, Any] = {**required, "opslog.kind": self.kind}
