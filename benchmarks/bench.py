@@ -44,6 +44,7 @@ import io
 import json
 import logging
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -399,8 +400,14 @@ def interleaved(rounds: int, ops: int) -> dict[str, Series]:
     for run, flush in cases.values():  # warm-up
         run(max(1, ops // 5))
         flush()
+    order = list(cases)
+    shuffle = random.Random(20261128).shuffle  # fixed seed: runs are comparable
     for _ in range(rounds):
-        for name, (run, flush) in cases.items():
+        # A new order each round: no case always follows the same other case
+        # (whose leftover state, caches and GC generations, it would inherit).
+        shuffle(order)
+        for name in order:
+            run, flush = cases[name]
             hot, total, cpu = timed(run, flush, ops)
             results[name].hot.append(hot)
             results[name].total.append(total)
