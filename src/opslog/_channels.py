@@ -185,12 +185,11 @@ def emit(
             _channel_failed("span", event, exc)
     if settings.log_records:
         try:
-            severity_number, severity_text = _SEVERITIES.get(level) or _severity(level)
             get_otel_logger().emit(
                 timestamp=timestamp,
                 context=scope.context,
-                severity_number=severity_number,
-                severity_text=severity_text,
+                severity_number=level.severity_number,
+                severity_text=level.severity_text,
                 body=text,
                 attributes={**attributes, **exception_attributes}
                 if exception_attributes
@@ -206,15 +205,6 @@ def emit(
             )
         except Exception as exc:
             _channel_failed("logging", event, exc)
-
-
-#: Level -> (OTel severity number, severity text), filled on first use.
-_SEVERITIES: dict[int, tuple[Any, str]] = {}
-
-
-def _severity(level: Level) -> tuple[Any, str]:
-    _SEVERITIES[level] = found = (level.severity_number, level.severity_text)
-    return found
 
 
 def _exception_attributes(settings: Settings, exception: BaseException) -> Attributes:

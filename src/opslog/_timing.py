@@ -66,15 +66,12 @@ def format_duration(seconds: float) -> str:
     """Format like Go's ``time.Duration.String()``: ``1h2m3.5s``, ``5.42s``, ``150ms``.
 
     At most three decimals in the unit used (Go prints nine): durations in
-    logs are read by people, and this is on every end event's path.
+    logs are read by people.
     """
     if seconds - seconds:  # NaN or ±inf (x - x is 0.0 for every finite x)
         return "unknown"
-    if 1e-6 <= seconds < 1.0:  # the usual step: microseconds or milliseconds
-        if seconds >= 0.001:
-            return _trim("%.3f" % (seconds * 1e3)) + "ms"
-        if seconds * 1e6 < 999.9995:  # would not round up to 1000.000µs
-            return _trim("%.3f" % (seconds * 1e6)) + "µs"
+    if 0.001 <= seconds < 1.0:  # the usual step: milliseconds
+        return _trim(seconds * 1000) + "ms"
     ns = round(seconds * 1e9)
     if ns == 0:
         return "0s"
@@ -83,9 +80,9 @@ def format_duration(seconds: float) -> str:
     if ns < 1_000:
         return f"{sign}{ns}ns"
     if ns < 1_000_000:
-        return f"{sign}{_trim('%.3f' % (ns / 1_000))}µs"
+        return f"{sign}{_trim(ns / 1_000)}µs"
     if ns < 1_000_000_000:
-        return f"{sign}{_trim('%.3f' % (ns / 1_000_000))}ms"
+        return f"{sign}{_trim(ns / 1_000_000)}ms"
     parts: list[str] = []
     whole_seconds, frac_ns = divmod(ns, 1_000_000_000)
     for size, unit in _UNITS:
@@ -97,6 +94,6 @@ def format_duration(seconds: float) -> str:
     return sign + "".join(parts)
 
 
-def _trim(fixed: str) -> str:
-    """``"1.500"`` -> ``"1.5"``, ``"2.000"`` -> ``"2"``."""
-    return fixed.rstrip("0").rstrip(".")
+def _trim(value: float) -> str:
+    """Three decimals without trailing zeros: ``1.5``, ``2``, ``12.346``."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
