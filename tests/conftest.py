@@ -53,7 +53,7 @@ def _reset_pipeline() -> Iterator[None]:
     """Undo whatever a test's opslog.configure() set up (handlers, export)."""
     import logging
 
-    from opslog._export import PIPELINE
+    from opslog.export.pipeline import PIPELINE
 
     logger = logging.getLogger("opslog")
     level, propagate = logger.level, logger.propagate

@@ -24,17 +24,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._config import Settings, get_settings
-from ._correlation import (
+from ._diagnostics import diagnostics
+from ._version import __version__
+from .core.decorators import traced_operation, traced_step
+from .core.operation import (
+    OperationContext,
+    OperationLogger,
+    current_operation,
+    current_step,
+    new_operation_logger,
+    new_operation_logger_with_correlation,
+)
+from .core.step import StepContext
+from .fields.errors import ErrorClassifier, default_classifier
+from .fields.redaction import REDACTED
+from .otel.correlation import (
     correlation_id_as_uuid,
     correlation_scope,
     current_correlation_id,
     format_correlation_id,
     parse_correlation_id,
 )
-from ._decorators import traced_operation, traced_step
-from ._diagnostics import diagnostics
-from ._errors import ErrorClassifier, default_classifier
-from ._events import (
+from .vocabulary import (
     CHILD_OPERATION_START,
     OPERATION_END,
     OPERATION_START,
@@ -54,44 +65,39 @@ from ._events import (
     STEP_WARNING,
     Level,
 )
-from ._operation import (
-    OperationContext,
-    OperationLogger,
-    current_operation,
-    current_step,
-    new_operation_logger,
-    new_operation_logger_with_correlation,
-)
-from ._redaction import REDACTED
-from ._step import StepContext
-from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._concurrency import ContextThreadPoolExecutor, with_current_context
-    from ._http import ASGIMiddleware, ClientCall, WSGIMiddleware, http_client_span, urlopen
-    from ._propagation import W3CTraceContextPropagator, extract, inject
-    from ._retry import Attempt, Retry
-    from ._setup import configure, export_stats, shutdown
+    from .core.retry import Attempt, Retry
+    from .export.setup import configure, export_stats, shutdown
+    from .integrations.http import (
+        ASGIMiddleware,
+        ClientCall,
+        WSGIMiddleware,
+        http_client_span,
+        urlopen,
+    )
+    from .integrations.threads import ContextThreadPoolExecutor, with_current_context
+    from .otel.propagation import W3CTraceContextPropagator, extract, inject
 
 # Imported on first use, so that ``import opslog`` stays cheap: the export
 # pipeline (the SDK's logs, exporters), HTTP (urllib, ssl, email) and the
 # propagators are loaded only by programs that use them.
 _LAZY = {
-    "ContextThreadPoolExecutor": "._concurrency",
-    "with_current_context": "._concurrency",
-    "ASGIMiddleware": "._http",
-    "ClientCall": "._http",
-    "WSGIMiddleware": "._http",
-    "http_client_span": "._http",
-    "urlopen": "._http",
-    "W3CTraceContextPropagator": "._propagation",
-    "extract": "._propagation",
-    "inject": "._propagation",
-    "Attempt": "._retry",
-    "Retry": "._retry",
-    "configure": "._setup",
-    "export_stats": "._setup",
-    "shutdown": "._setup",
+    "ContextThreadPoolExecutor": ".integrations.threads",
+    "with_current_context": ".integrations.threads",
+    "ASGIMiddleware": ".integrations.http",
+    "ClientCall": ".integrations.http",
+    "WSGIMiddleware": ".integrations.http",
+    "http_client_span": ".integrations.http",
+    "urlopen": ".integrations.http",
+    "W3CTraceContextPropagator": ".otel.propagation",
+    "extract": ".otel.propagation",
+    "inject": ".otel.propagation",
+    "Attempt": ".core.retry",
+    "Retry": ".core.retry",
+    "configure": ".export.setup",
+    "export_stats": ".export.setup",
+    "shutdown": ".export.setup",
 }
 
 

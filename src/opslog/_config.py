@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from opentelemetry.trace import TracerProvider
 
-from ._errors import ErrorClassifier
-from ._events import Level
-from ._fields import FieldCoercer, FieldLimits
-from ._redaction import DEFAULT_SENSITIVE_KEYS, Redactor
+from .fields.coercion import FieldCoercer, FieldLimits
+from .fields.errors import ErrorClassifier
+from .fields.redaction import DEFAULT_SENSITIVE_KEYS, Redactor
+from .vocabulary import Level
 
 if TYPE_CHECKING:
     from opentelemetry._logs import LoggerProvider
@@ -43,7 +43,7 @@ class Settings:
     stdlib_logging: bool = True
     #: Events below this level are dropped before any work is done.
     level: Level = Level.INFO
-    #: ``fn(err) -> Mapping | None``; see :mod:`opslog._errors`.
+    #: ``fn(err) -> Mapping | None``; see :mod:`opslog.fields.errors`.
     error_classifier: Optional[ErrorClassifier] = None
     #: Key fragments whose values are redacted whole (defaults included).
     redact_keys: tuple[str, ...] = DEFAULT_SENSITIVE_KEYS

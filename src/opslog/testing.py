@@ -36,8 +36,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ._channels import LOGGER_NAME, listeners
 from ._config import configure, get_settings, restore_settings
+from .channels.emit import LOGGER_NAME, listeners
 
 __all__ = ["CapturedEvent", "Capture", "capture_events"]
 

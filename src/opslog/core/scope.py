@@ -1,0 +1,393 @@
+"""What operations and steps share: a span, its events, and how it ends.
+
+A :class:`Scope` is one span plus the fixed part of its events' required
+fields (computed once, at start). Operations (:mod:`opslog.core.operation`) and
+steps (:mod:`opslog.core.step`) are scopes; everything they log goes through
+:func:`opslog.channels.emit.emit`.
+
+**Activation.** Starting a scope makes it current in the calling thread or
+task (as ``tracer.start_as_current_span`` would), so instrumented HTTP
+clients and :func:`opslog.current_correlation_id` see it. Ending it restores
+the context that was current when it started, if it is still the current
+one. Parentage never depends on activation: a step is a child of the
+operation object it was started from, whichever thread starts it.
+
+**Ending.** ``end_*`` is the only way a span ends, and it happens once. A
+second ``end_*`` is ignored (the first status stands) and reported as the
+``double_end`` self-diagnostic; this makes Go's ``defer EndOperation
+("completed")`` next to an early ``EndOperation("failed")`` do the right
+thing. Ending a scope first ends its still-open children with status
+``abandoned``.
+
+**Context managers.** ``with`` ends the scope ``completed``, or, when the
+block raises, records the exception (``step_error`` plus a semantic
+conventions ``exception`` span event) and ends it ``failed``
+(``cancelled`` for a ``BaseException`` that is not an ``Exception``); the
+exception propagates unchanged. An exception already recorded by an inner
+step is not recorded again by its operation, which ends ``failed`` with
+``failure_step`` naming that step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
+
+from opentelemetry import context, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Status, StatusCode
+
+from .. import _config, _diagnostics
+from .._config import get_settings
+from ..channels.emit import emit
+from ..fields.durations import elapsed_seconds, format_duration
+from ..fields.errors import classify_error
+from ..otel.correlation import SCOPE_KEY, with_job_baggage
+from ..otel.providers import SpanEventAdder, span_event_adder, span_events_dropped, start_span
+from ..vocabulary import (
+    FIELD_CORRELATION_ID,
+    FIELD_JOB_ID,
+    FIELD_OPERATION,
+    FIELD_STEP,
+    STATUS_ABANDONED,
+    STATUS_CANCELLED,
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STEP_DURATION,
+    STEP_ERROR,
+    Level,
+)
+from . import lifecycle
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+__all__ = ["Scope"]
+
+_S = TypeVar("_S", bound="Scope")
+
+#: Set on an exception once a scope has recorded it, to the step name.
+_RECORDED_ATTR = "__opslog_failure_step__"
+
+#: Guards the "already ending?" test-and-set of every scope: held for two
+#: attribute operations, cheaper than a lock per span.
+_closing_lock = threading.Lock()
+
+
+class Scope:
+    """A span with opslog's bookkeeping. Not instantiated directly.
+
+    Steps are started by the thousand: everything here that is paid per
+    span is kept to plain attribute and dict operations (``__slots__``, the
+    required fields shared by an operation and its steps, no lock per span).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closing",
+        "_failure_step",
+        "_last_error",
+        "_open_children",
+        "_parent_context",
+        "_started",
+        "add_span_event",
+        "context",
+        "correlation_id",
+        "ended",
+        "event_tail",
+        "job_id",
+        "name",
+        "operation",
+        "outer_context",
+        "parent",
+        "required",
+        "span",
+        "span_context",
+        "step_field",
+    )
+
+    kind: ClassVar[str] = "scope"
+    #: The end event and the names of its duration fields.
+    _end_event: ClassVar[str]
+    _duration_fields: ClassVar[tuple[str, str]]
+    #: Put ``job_id``/``correlation_id`` into the context's W3C baggage.
+    _carries_job_baggage: ClassVar[bool] = False
+    #: Steps and child operations can be started from it (operations only).
+    _has_children: ClassVar[bool] = False
+
+    #: The scope's name (operation or step name).
+    name: str
+    #: The fixed required fields of every event of this scope (one dict shared
+    #: by an operation and its steps; never mutated).
+    required: dict[str, str]
+    correlation_id: str
+    job_id: str
+    operation: str
+    #: The ``step`` field of this scope's own events.
+    step_field: str
+    #: ``required`` plus ``step``: what closes every event of this scope.
+    event_tail: dict[str, str]
+    #: The operation this scope belongs to (``None`` for a root operation).
+    parent: Optional[Scope]
+    #: True once the span has ended.
+    ended: bool
+    #: The span, and its context (ids; trace id = correlation id).
+    span: Span
+    span_context: trace.SpanContext
+    #: Adds an event to the span (see :func:`opslog.otel.providers.span_event_adder`).
+    add_span_event: SpanEventAdder
+    #: The context this scope runs in (its span, itself, the job baggage),
+    #: and the one that was current when it started (restored at its end).
+    context: Context
+    outer_context: Context
+
+    def __init__(
+        self,
+        name: str,
+        required: dict[str, str],
+        step: str,
+        parent: Optional[Scope],
+        parent_context: Optional[Context],
+        span_attributes: Optional[dict[str, Any]],
+        pinned_trace_id: int = 0,
+    ) -> None:
+        self.name = name
+        self.required = required
+        self.correlation_id = required[FIELD_CORRELATION_ID]
+        self.job_id = required[FIELD_JOB_ID]
+        self.operation = required[FIELD_OPERATION]
+        self.step_field = step
+        self.event_tail = {**required, FIELD_STEP: step}
+        self.parent = parent
+        self.ended = False
+        self._closing = False
+        self._open_children: Optional[dict[int, Scope]] = {} if self._has_children else None
+        self._last_error: Optional[str] = None
+        self._failure_step: Optional[str] = None
+        attributes: dict[str, Any] = {**required, "opslog.kind": self.kind}
+        if span_attributes:
+            attributes.update(span_attributes)
+        self.outer_context = outer = context.get_current()
+        self.span = span = start_span(
+            name,
+            parent_context,
+            pinned_trace_id=pinned_trace_id,
+            attributes=attributes,
+            parent_span_context=parent.span_context if parent is not None else None,
+        )
+        self.span_context = span.get_span_context()
+        self.add_span_event = span_event_adder(span)
+        self._parent_context = parent_context
+        base = parent_context if parent_context is not None else outer
+        if self._carries_job_baggage:
+            # So any propagator (ours, or auto-instrumentation's) carries the job.
+            base = with_job_baggage(base, self.job_id, self.correlation_id)
+        self.context = context.set_value(SCOPE_KEY, self, trace.set_span_in_context(span, base))
+        self._started = time.perf_counter()
+        if parent is not None and parent._open_children is not None:
+            # A single dict write is atomic: no lock (see _close).
+            parent._open_children[id(self)] = self
+        context.attach(self.context)
+
+    # -- introspection ----------------------------------------------------
+    @property
+    def span_id(self) -> str:
+        """The span id, 16 hex digits."""
+        return format(self.span_context.span_id, "016x")
+
+    @property
+    def parent_span_id(self) -> str:
+        """The parent span id, 16 hex digits, or "" for a trace root."""
+        if self._parent_context is None:
+            return ""
+        parent = trace.get_current_span(self._parent_context).get_span_context()
+        return format(parent.span_id, "016x") if parent.is_valid else ""
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else "open"
+        return f"<{type(self).__name__} {self.name!r} {state} correlation_id={self.correlation_id}>"
+
+    # -- events -------------------------------------------------------------
+    def _record_error(
+        self,
+        step: Optional[str],
+        message: object,
+        err: object,
+        fields: object,
+    ) -> None:
+        """``step_error`` with the error classification; never raises."""
+        settings = get_settings()
+        defaults = classify_error(err, settings.error_classifier)
+        exception = err if isinstance(err, BaseException) else None
+        emit(
+            self,
+            STEP_ERROR,
+            Level.ERROR,
+            message,
+            step=step,
+            fields=fields,
+            defaults=defaults,
+            exception=exception,
+        )
+        self._last_error = settings.coercer.any_text(defaults.get("error", ""))
+        self._failure_step = self.step_field if step is None else settings.coercer.any_text(step)
+        if exception is not None:
+            try:
+                setattr(exception, _RECORDED_ATTR, self._failure_step)
+            except Exception:
+                pass
+
+    def _log_duration(self, step: Optional[str], start: object) -> None:
+        seconds = elapsed_seconds(start)
+        if seconds is None:
+            extras: dict[str, object] = {"duration_ms": -1, "duration_str": "unknown"}
+            message = f"duration unknown: unusable start value of type {type(start).__name__}"
+        else:
+            extras = {
+                "duration_ms": round(seconds * 1000),
+                "duration_str": format_duration(seconds),
+            }
+            message = f"took {extras['duration_str']}"
+        emit(self, STEP_DURATION, Level.INFO, message, step=step, extras=extras)
+
+    # -- ending ---------------------------------------------------------------
+    def _close(
+        self,
+        status: object,
+        fields: object,
+        defaults: Optional[dict[str, object]] = None,
+    ) -> bool:
+        """End this scope once. Returns False (and reports) if already ended."""
+        try:
+            with _closing_lock:  # one end wins, whichever thread calls
+                already = self._closing
+                self._closing = True
+            status_text = (
+                _config._settings.coercer.any_text(status) if status is not None else ""
+            ) or STATUS_COMPLETED
+            if already:
+                _diagnostics.report(
+                    _diagnostics.DOUBLE_END,
+                    f"{self.kind} {self.name!r} ended again with status {status_text!r}; "
+                    "the first end stands",
+                )
+                return False
+            extras = self._end_extras()
+            seconds = time.perf_counter() - self._started
+            ms_key, str_key = self._duration_fields
+            # Counted before the end event is added; it may push out one more.
+            dropped = span_events_dropped(self.span, adding=1)
+            extras["status"] = status_text
+            extras[ms_key] = round(seconds * 1000)
+            extras[str_key] = format_duration(seconds)
+            extras["span_events_dropped"] = dropped
+            failed = status_text == STATUS_FAILED
+            if failed and self._failure_step is not None:
+                defaults = {"failure_step": self._failure_step, **(defaults or {})}
+            emit(
+                self,
+                self._end_event,
+                Level.ERROR if failed else Level.INFO,
+                f"{self.kind} {self.name} {status_text}",
+                fields=fields,
+                extras=extras,
+                defaults=defaults,
+            )
+            self._end_span(status_text, dropped)
+            if failed and self.parent is not None:
+                # The operation learns which step failed, for its own end.
+                self.parent._failure_step = self._failure_step or self.name
+                self.parent._last_error = self._last_error or self.parent._last_error
+            return True
+        except Exception as exc:  # pragma: no cover - defensive
+            _diagnostics.report(_diagnostics.INTERNAL_ERROR, f"ending: {type(exc).__name__}")
+            return False
+
+    def _end_extras(self) -> dict[str, object]:
+        """The end event's own fields before status and duration (a new dict).
+
+        Operations override this: they end their open children first.
+        """
+        return {}
+
+    def _abandon_children(self) -> list[Scope]:
+        """End the still-open children as ``abandoned``; returns them."""
+        # Children add and remove themselves with single dict operations,
+        # which are atomic; list() of the values is one too.
+        children = list(self._open_children.values()) if self._open_children else []
+        for child in children:
+            child._close(STATUS_ABANDONED, None)
+        if children:
+            _diagnostics.report(
+                _diagnostics.ABANDONED,
+                f"{len(children)} open step(s)/child operation(s) of {self.kind} "
+                f"{self.name!r} ended as abandoned",
+                len(children),
+            )
+        return children
+
+    def _end_span(self, status: str, dropped: int) -> None:
+        span = self.span
+        try:
+            span.set_attribute("opslog.status", status)
+            if dropped:
+                span.set_attribute("opslog.span_events_dropped", dropped)
+                _diagnostics.report(
+                    _diagnostics.SPAN_EVENTS_DROPPED,
+                    f"{self.kind} {self.name!r}: {dropped} span event(s) beyond the span's "
+                    "event limit (all of them are on the log channels)",
+                    dropped,
+                )
+            if status == STATUS_FAILED:
+                description = self._last_error or f"{self.kind} {self.name} failed"
+                span.set_status(Status(StatusCode.ERROR, description))
+            span.end()
+        finally:
+            self.ended = True
+            if context.get_current() is self.context:
+                context.attach(self.outer_context)
+            parent = self.parent
+            if parent is None:
+                lifecycle.unregister(self)  # only root operations are registered
+            elif parent._open_children is not None:
+                parent._open_children.pop(id(self), None)
+
+    # -- context manager protocol ---------------------------------------------
+    def _end_for_exit(self, status: str) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if self._closing:
+            return
+        if exc is None:
+            self._end_for_exit(STATUS_COMPLETED)
+            return
+        recorded = getattr(exc, _RECORDED_ATTR, None)
+        if isinstance(recorded, str):
+            self._failure_step = recorded
+        else:
+            self._record_error(
+                None, f"{self.kind} {self.name} raised {type(exc).__name__}", exc, None
+            )
+        self._end_for_exit(STATUS_FAILED if isinstance(exc, Exception) else STATUS_CANCELLED)
+
+    async def __aenter__(self: _S) -> _S:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

@@ -1,0 +1,303 @@
+"""Export options: resolving ``configure``'s keywords against the ``OTEL_*`` variables.
+
+Pure functions from (keywords, environment) to an :class:`ExportConfig`;
+every bad value raises ``ValueError`` naming the keyword or variable and
+what to write instead. The resolution order and the variables are
+described in :mod:`opslog.export.pipeline`.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, Optional
+
+from .processor import BatchSettings
+
+__all__ = ["ExportConfig", "SignalConfig", "resolve_export_config"]
+
+PROTOCOLS = ("grpc", "http/protobuf")
+COMPRESSIONS = ("none", "gzip")
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+_SIGNAL_PATHS = {"traces": "v1/traces", "logs": "v1/logs"}
+_ENV = "OTEL_EXPORTER_OTLP_"
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    """Where and how one signal (traces or logs) is exported."""
+
+    endpoint: str
+    protocol: str
+    headers: tuple[tuple[str, str], ...]
+    compression: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """The resolved export configuration (no secrets in its repr)."""
+
+    service_name: Optional[str]
+    resource_attributes: tuple[tuple[str, Any], ...]
+    traces: Optional[SignalConfig]
+    logs: Optional[SignalConfig]
+    sampler: Optional[str]
+    sampler_arg: Optional[float]
+    console: bool
+    console_stream: Optional[IO[str]] = field(compare=False)
+    json_path: Optional[str]
+    add_to_existing: bool
+    batch: BatchSettings
+
+    @property
+    def exports(self) -> bool:
+        return self.traces is not None or self.logs is not None
+
+    def __repr__(self) -> str:
+        def show(signal: Optional[SignalConfig]) -> str:
+            if signal is None:
+                return "off"
+            return f"{signal.protocol} {signal.endpoint}"
+
+        return (
+            f"ExportConfig(traces={show(self.traces)}, logs={show(self.logs)}, "
+            f"console={self.console}, json_path={self.json_path!r})"
+        )
+
+
+def _env(name: str, environ: Mapping[str, str]) -> Optional[str]:
+    value = environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _pick(
+    kwarg: Any, signal_kwarg: Any, signal: str, suffix: str, environ: Mapping[str, str]
+) -> tuple[Any, str]:
+    """(value, where it came from) by the resolution order."""
+    if signal_kwarg is not None:
+        return signal_kwarg, f"{signal}_{suffix.lower()}"
+    if kwarg is not None:
+        return kwarg, suffix.lower()
+    name = f"{_ENV}{signal.upper()}_{suffix}"
+    value = _env(name, environ)
+    if value is not None:
+        return value, name
+    name = f"{_ENV}{suffix}"
+    return _env(name, environ), name
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any user:password part, for messages."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.username or parts.password:
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host
+            return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{netloc}"))
+    except ValueError:
+        return "<unparseable URL>"
+    return url
+
+
+def _check_endpoint(url: object, where: str) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"{where}: the endpoint must be a URL such as http://localhost:4318")
+    url = url.strip()
+    shown = _safe_url(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            f"{where}: {shown!r} is not a valid URL (check the port number); "
+            "write it like http://collector:4318"
+        ) from None
+    if parts.scheme not in ("http", "https"):
+        hint = f"http://{url}" if "://" not in url else "http://collector:4318"
+        raise ValueError(
+            f"{where}: {shown!r} needs an http:// (plaintext) or https:// (TLS) scheme, "
+            f"e.g. {hint!r}"
+        )
+    if not parts.hostname:
+        raise ValueError(f"{where}: {shown!r} has no host; write it like http://collector:4318")
+    if port == 0:
+        raise ValueError(f"{where}: {shown!r} has port 0; use the collector's OTLP port")
+    return url
+
+
+def _parse_headers(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    elif isinstance(value, str):
+        items = []
+        for number, entry in enumerate(value.split(","), start=1):
+            if not entry.strip():
+                continue
+            key, sep, raw = entry.partition("=")
+            if not sep or not key.strip():
+                # Never echo the entry: it may hold a token.
+                raise ValueError(
+                    f"{where}: header entry {number} is not key=value; "
+                    "write headers as key1=value1,key2=value2 (values URL-encoded)"
+                )
+            items.append((key.strip(), urllib.parse.unquote(raw.strip())))
+    else:
+        raise ValueError(f"{where}: headers must be a mapping or a 'k=v,k2=v2' string")
+    for key, header_value in items:
+        if not isinstance(key, str) or not isinstance(header_value, str) or not key:
+            raise ValueError(f"{where}: header names and values must be non-empty strings")
+    return tuple((k.lower(), v) for k, v in items)
+
+
+def _parse_timeout(value: Any, where: str, from_env: bool) -> float:
+    if value is None:
+        return 10.0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {value!r} is not a number") from None
+    if from_env:
+        number /= 1000.0  # the specification's unit for the variables
+    if not number > 0 or number != number:
+        unit = "milliseconds" if from_env else "seconds"
+        raise ValueError(f"{where}: the timeout must be a positive number of {unit}")
+    return number
+
+
+def _signal_config(
+    signal: str,
+    kwargs: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> Optional[SignalConfig]:
+    endpoint, where = _pick(
+        kwargs.get("endpoint"), kwargs.get(f"{signal}_endpoint"), signal, "ENDPOINT", environ
+    )
+    if endpoint is None:
+        return None
+    endpoint = _check_endpoint(endpoint, where)
+    general_endpoint = where in ("endpoint", f"{_ENV}ENDPOINT")
+    protocol, pwhere = _pick(kwargs.get("protocol"), None, signal, "PROTOCOL", environ)
+    protocol = (protocol or "http/protobuf").strip().lower()
+    if protocol not in PROTOCOLS:
+        extra = (
+            " (http/json is not supported by the Python exporters)" if "json" in protocol else ""
+        )
+        raise ValueError(
+            f"{pwhere}: unknown OTLP protocol {protocol!r}{extra}; use 'grpc' or 'http/protobuf'"
+        )
+    if protocol == "http/protobuf" and general_endpoint:
+        endpoint = endpoint.rstrip("/") + "/" + _SIGNAL_PATHS[signal]
+    headers_value, hwhere = _pick(kwargs.get("headers"), None, signal, "HEADERS", environ)
+    compression, cwhere = _pick(kwargs.get("compression"), None, signal, "COMPRESSION", environ)
+    compression = (compression or "none").strip().lower()
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"{cwhere}: unknown compression {compression!r}; use 'gzip' or 'none'")
+    timeout_value, twhere = _pick(kwargs.get("timeout"), None, signal, "TIMEOUT", environ)
+    timeout = _parse_timeout(timeout_value, twhere, from_env=twhere.startswith(_ENV))
+    return SignalConfig(
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=_parse_headers(headers_value, hwhere),
+        compression=compression,
+        timeout=timeout,
+    )
+
+
+def resolve_export_config(
+    kwargs: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None
+) -> ExportConfig:
+    """Validate ``configure``'s export keywords against the environment.
+
+    Raises:
+        ValueError: with the variable or keyword to fix, and how.
+    """
+    environ = os.environ if environ is None else environ
+    traces = _signal_config("traces", kwargs, environ)
+    logs = _signal_config("logs", kwargs, environ)
+    sampler = kwargs.get("sampler")
+    sampler_where = "sampler"
+    if sampler is None:
+        sampler, sampler_where = _env("OTEL_TRACES_SAMPLER", environ), "OTEL_TRACES_SAMPLER"
+    if sampler is not None:
+        sampler = str(sampler).strip().lower()
+        if sampler not in SAMPLERS:
+            raise ValueError(
+                f"{sampler_where}: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}"
+            )
+    arg = kwargs.get("sampler_arg")
+    arg_where = "sampler_arg"
+    if arg is None:
+        arg, arg_where = _env("OTEL_TRACES_SAMPLER_ARG", environ), "OTEL_TRACES_SAMPLER_ARG"
+    sampler_arg: Optional[float] = None
+    if arg is not None:
+        try:
+            sampler_arg = float(arg)
+        except (TypeError, ValueError):
+            raise ValueError(f"{arg_where}: {arg!r} is not a number from 0 to 1") from None
+        if not 0.0 <= sampler_arg <= 1.0:
+            raise ValueError(f"{arg_where}: the ratio must be from 0 to 1, not {sampler_arg}")
+    console = kwargs.get("console")
+    stream: Optional[IO[str]] = None
+    if console is None:
+        console_on = traces is None and logs is None
+    elif isinstance(console, bool):
+        console_on = console
+    elif hasattr(console, "write"):
+        console_on, stream = True, console
+    else:
+        raise ValueError("console must be True, False, None or a text stream")
+    json_path = kwargs.get("json_path") or _env("OPSLOG_JSON_PATH", environ)
+    if json_path is not None:
+        json_path = os.fspath(json_path)
+    service_name = kwargs.get("service_name")
+    if service_name is not None and (not isinstance(service_name, str) or not service_name):
+        raise ValueError("service_name must be a non-empty string")
+    attributes = kwargs.get("resource_attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise ValueError("resource_attributes must be a mapping of attribute name to value")
+    batch = BatchSettings(
+        max_queue_size=_positive_int(kwargs, "max_queue_size", 2048),
+        max_batch_size=_positive_int(kwargs, "max_export_batch_size", 512),
+        schedule_delay=float(kwargs.get("schedule_delay") or 1.0),
+    )
+    if not batch.schedule_delay > 0:
+        raise ValueError("schedule_delay must be a positive number of seconds")
+    return ExportConfig(
+        service_name=service_name,
+        resource_attributes=tuple(sorted((str(k), v) for k, v in attributes.items())),
+        traces=traces,
+        logs=logs,
+        sampler=sampler,
+        sampler_arg=sampler_arg,
+        console=console_on,
+        console_stream=stream,
+        json_path=json_path,
+        add_to_existing=bool(kwargs.get("add_to_existing", False)),
+        batch=batch,
+    )
+
+
+def _positive_int(kwargs: Mapping[str, Any], name: str, default: int) -> int:
+    value = kwargs.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
+    return value
+
+
+# -- building --------------------------------------------------------------------

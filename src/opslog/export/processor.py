@@ -1,0 +1,277 @@
+"""A bounded batch processor whose every wait has a deadline.
+
+The SDK's batch processors block in ``force_flush`` for as long as the
+exporter takes (their timeout argument is not applied) and count dropped
+items only through a meter. opslog's processor keeps the same shape (a
+bounded queue, a background worker exporting batches) with three
+guarantees the hot path and process exit rely on:
+
+* **the caller never waits**: ``on_end``/``on_emit`` append to a bounded
+  deque; when it is full the oldest item is dropped and counted;
+* **every wait is bounded**: ``force_flush(timeout)`` and
+  ``shutdown(timeout)`` return by their deadline even when the exporter is
+  stuck on a black-holed collector (the worker is a daemon thread, so a
+  stuck export cannot hold up interpreter exit either);
+* **losses are counted**: items dropped from the queue and items in batches
+  the exporter failed to deliver are counted (:meth:`ExportStats`) and
+  reported as self-diagnostics from the worker, never on the hot path.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from .. import _diagnostics
+
+__all__ = [
+    "BatchSettings",
+    "BoundedBatchProcessor",
+    "ExportStats",
+    "LogProcessor",
+    "SpanBatchProcessor",
+]
+
+T = TypeVar("T")
+
+_SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Sizes and delays of a batch processor."""
+
+    max_queue_size: int = 2048
+    max_batch_size: int = 512
+    schedule_delay: float = 1.0  # seconds between exports when the queue is not full
+
+
+@dataclass
+class ExportStats:
+    """Counters of one signal's pipeline (spans or log records)."""
+
+    exported: int = 0
+    dropped: int = 0  # pushed out of a full queue
+    failed: int = 0  # in a batch the exporter did not deliver
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "exported": self.exported,
+            "dropped": self.dropped,
+            "failed": self.failed,
+        }
+
+
+class BoundedBatchProcessor(Generic[T]):
+    """Queue + worker around ``export(batch) -> bool`` (``True`` = delivered)."""
+
+    def __init__(
+        self,
+        signal: str,
+        export: Callable[[Sequence[T]], bool],
+        shutdown_exporter: Callable[[], None],
+        settings: BatchSettings,
+    ) -> None:
+        self.signal = signal
+        self._export = export
+        self._shutdown_exporter = shutdown_exporter
+        self.settings = settings
+        self.stats = ExportStats()
+        self._drop_lock = threading.Lock()
+        self._reported_losses = 0
+        self._init_worker()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._init_worker)
+
+    def _init_worker(self) -> None:
+        self._queue: collections.deque[T] = collections.deque(maxlen=self.settings.max_queue_size)
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._flush_requests = 0
+        self._flushes_done = 0
+        self._in_flight = 0
+        self._gave_up = False
+        self._stopping = False
+        self._worker = threading.Thread(
+            target=self._run, name=f"opslog-{self.signal}-export", daemon=True
+        )
+        self._worker.start()
+
+    # -- hot path -----------------------------------------------------------
+    def add(self, item: T) -> None:
+        """Queue ``item``; never blocks. The oldest item goes when the queue is full."""
+        if self._stopping:
+            self._count_drop()
+            return
+        queue = self._queue
+        if len(queue) >= self.settings.max_queue_size:
+            self._count_drop()
+        queue.append(item)
+        if len(queue) >= self.settings.max_batch_size:
+            self._wake.set()
+
+    def _count_drop(self) -> None:
+        with self._drop_lock:
+            self.stats.dropped += 1
+
+    @property
+    def pending(self) -> int:
+        """Items queued or being exported."""
+        return len(self._queue) + self._in_flight
+
+    # -- worker ---------------------------------------------------------------
+    def _run(self) -> None:
+        token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
+        try:
+            while True:
+                self._wake.wait(self.settings.schedule_delay)
+                self._wake.clear()
+                with self._idle:
+                    flush_target = self._flush_requests
+                self._drain()
+                self._report_losses()
+                with self._idle:
+                    self._flushes_done = flush_target
+                    self._idle.notify_all()
+                if self._stopping:
+                    return
+        finally:
+            otel_context.detach(token)
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            batch: list[T] = []
+            try:
+                while len(batch) < self.settings.max_batch_size:
+                    batch.append(queue.popleft())
+            except IndexError:
+                pass
+            if not batch:
+                return
+            self._in_flight = len(batch)
+            try:
+                delivered = self._export(batch)
+            except Exception:
+                delivered = False
+            self._in_flight = 0
+            if self._gave_up:
+                return  # shutdown already counted this batch as dropped
+            if delivered:
+                self.stats.exported += len(batch)
+            else:
+                self.stats.failed += len(batch)
+
+    def _report_losses(self) -> None:
+        losses = self.stats.dropped + self.stats.failed
+        new = losses - self._reported_losses
+        if new > 0:
+            self._reported_losses = losses
+            _diagnostics.report(
+                _diagnostics.EXPORT_LOSS,
+                f"{new} {self.signal} not delivered to the collector "
+                f"(in all: {self.stats.dropped} dropped from a full queue, "
+                f"{self.stats.failed} in failed exports)",
+                new,
+            )
+
+    # -- bounded waits ------------------------------------------------------------
+    def force_flush(self, timeout: float) -> bool:
+        """Export what is queued; ``False`` if the deadline came first."""
+        if not self._worker.is_alive():
+            return False
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._idle:
+            self._flush_requests += 1
+            target = self._flush_requests
+        self._wake.set()
+        with self._idle:
+            while self._flushes_done < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def shutdown(self, timeout: float) -> bool:
+        """Flush, stop the worker and shut the exporter down, all by the deadline."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        if self._stopping:
+            return True
+        self._stopping = True
+        self._wake.set()
+        self._worker.join(max(0.0, deadline - time.monotonic()))
+        finished = not self._worker.is_alive()
+        if not finished:
+            # A stuck export: neither its batch nor the queue will be delivered.
+            with self._drop_lock:
+                self._gave_up = True
+                self.stats.dropped += len(self._queue) + self._in_flight
+            self._queue.clear()
+            self._in_flight = 0
+            self._report_losses()
+        closer = threading.Thread(
+            target=self._close_exporter, name=f"opslog-{self.signal}-close", daemon=True
+        )
+        closer.start()
+        closer.join(max(0.0, deadline - time.monotonic()))
+        return finished and not closer.is_alive()
+
+    def _close_exporter(self) -> None:
+        try:
+            self._shutdown_exporter()
+        except Exception:
+            pass
+
+
+class _ExporterBatch:
+    """Exporter + :class:`BoundedBatchProcessor`, shared by the two signal processors."""
+
+    signal = ""
+
+    def __init__(self, exporter: Any, settings: BatchSettings) -> None:
+        self.exporter = exporter
+        self.batch: BoundedBatchProcessor[Any] = BoundedBatchProcessor(
+            self.signal, self._export, exporter.shutdown, settings
+        )
+
+    def _export(self, items: Sequence[Any]) -> bool:
+        result = self.exporter.export(items)
+        return getattr(result, "name", "") == "SUCCESS"
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.batch.force_flush(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        self.batch.shutdown(5.0)
+
+
+class SpanBatchProcessor(_ExporterBatch, SpanProcessor):
+    """The span side: ended (sampled) spans into a :class:`BoundedBatchProcessor`."""
+
+    signal = "spans"
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self.batch.add(span)
+
+
+class LogProcessor(_ExporterBatch, LogRecordProcessor):
+    """The log side: emitted log records into a :class:`BoundedBatchProcessor`."""
+
+    signal = "log records"
+
+    def on_emit(self, log_record: Any) -> None:
+        self.batch.add(log_record)
+
+    def emit(self, log_record: Any) -> None:  # older SDK name
+        self.batch.add(log_record)

@@ -1,0 +1,180 @@
+"""The public setup calls: :func:`configure`, :func:`shutdown`, :func:`export_stats`.
+
+``configure`` takes two kinds of options. *Event options* (channels, level,
+redaction, limits, the error classifier; :mod:`opslog._config`) change only
+what they name. *Export options* (:mod:`opslog.export.pipeline`) describe the whole
+pipeline: the first ``configure()`` call sets it up from its keywords and
+the ``OTEL_*`` variables, and a later call rebuilds it only if it names an
+export option. Calling ``configure`` again with the same arguments changes
+nothing (it is idempotent), so libraries and applications may both call it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any, Optional, Union
+
+from .. import _config
+from .._config import Settings
+from ..core import lifecycle
+from ..otel.providers import force_flush
+from .pipeline import PIPELINE, report_notes, resolve_export_config
+
+__all__ = ["configure", "export_stats", "shutdown"]
+
+_EXPORT_OPTIONS = (
+    "service_name",
+    "resource_attributes",
+    "endpoint",
+    "traces_endpoint",
+    "logs_endpoint",
+    "protocol",
+    "headers",
+    "compression",
+    "timeout",
+    "sampler",
+    "sampler_arg",
+    "console",
+    "json_path",
+    "add_to_existing",
+    "max_queue_size",
+    "max_export_batch_size",
+    "schedule_delay",
+)
+
+
+def configure(
+    *,
+    service_name: Optional[str] = None,
+    resource_attributes: Optional[dict[str, Any]] = None,
+    endpoint: Optional[str] = None,
+    traces_endpoint: Optional[str] = None,
+    logs_endpoint: Optional[str] = None,
+    protocol: Optional[str] = None,
+    headers: Union[dict[str, str], str, None] = None,
+    compression: Optional[str] = None,
+    timeout: Optional[float] = None,
+    sampler: Optional[str] = None,
+    sampler_arg: Optional[float] = None,
+    console: Union[bool, IO[str], None] = None,
+    json_path: Optional[str] = None,
+    add_to_existing: Optional[bool] = None,
+    max_queue_size: Optional[int] = None,
+    max_export_batch_size: Optional[int] = None,
+    schedule_delay: Optional[float] = None,
+    **event_options: Any,
+) -> Settings:
+    """Set up opslog. See the README's "Configuration" section.
+
+    Export options (``None`` means "from the environment, else the default"):
+
+    Args:
+        service_name: ``service.name`` of the resource (else
+            ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES``).
+        resource_attributes: more resource attributes.
+        endpoint: OTLP endpoint URL for traces and logs (``http://host:4318``
+            for ``http/protobuf``, ``http://host:4317`` for ``grpc``).
+        traces_endpoint, logs_endpoint: per-signal endpoint URLs, used as given.
+        protocol: ``"http/protobuf"`` (default) or ``"grpc"``.
+        headers: extra request headers, a mapping or ``"k=v,k2=v2"``.
+        compression: ``"gzip"`` or ``"none"``.
+        timeout: seconds one export may take (the variables are in ms).
+        sampler, sampler_arg: an ``OTEL_TRACES_SAMPLER`` name and its ratio.
+        console: print events to the terminal: ``True``/``False``, or a text
+            stream (default: on when nothing is exported, to stderr).
+        json_path: also write events as JSON lines to this file.
+        add_to_existing: add opslog's export to providers the application
+            installed itself (default: leave them alone).
+        max_queue_size, max_export_batch_size, schedule_delay: batching
+            (defaults 2048, 512, 1.0 s).
+        **event_options: the options of the event path: ``level``,
+            ``span_events``, ``log_records``, ``stdlib_logging``,
+            ``redact_keys``, ``allow_keys``, ``redact_patterns``,
+            ``error_classifier``, ``max_value_length``, ``max_fields``,
+            ``exit_timeout``, ``tracer_provider``, ``logger_provider``.
+
+    Returns:
+        The event settings in force.
+
+    Raises:
+        ValueError: a value that cannot work (a malformed endpoint, an
+            unknown protocol, sampler or compression, a bad header, an
+            unwritable JSON path...): the message names the keyword or
+            variable and says what to write instead. Nothing is changed.
+        TypeError: an unknown keyword.
+    """
+    given = {
+        name: value
+        for name, value in (
+            ("service_name", service_name),
+            ("resource_attributes", resource_attributes),
+            ("endpoint", endpoint),
+            ("traces_endpoint", traces_endpoint),
+            ("logs_endpoint", logs_endpoint),
+            ("protocol", protocol),
+            ("headers", headers),
+            ("compression", compression),
+            ("timeout", timeout),
+            ("sampler", sampler),
+            ("sampler_arg", sampler_arg),
+            ("console", console),
+            ("json_path", json_path),
+            ("add_to_existing", add_to_existing),
+            ("max_queue_size", max_queue_size),
+            ("max_export_batch_size", max_export_batch_size),
+            ("schedule_delay", schedule_delay),
+        )
+        if value is not None
+    }
+    unknown = set(event_options) - set(_config.configure.__kwdefaults__ or ())
+    if unknown:
+        raise TypeError(f"configure() got unknown option(s): {', '.join(sorted(unknown))}")
+    export_config = None
+    if given or PIPELINE.config is None:
+        export_config = resolve_export_config(given)  # validate before changing anything
+    settings = _config.configure(**event_options) if event_options else _config.get_settings()
+    if export_config is not None:
+        report_notes(PIPELINE.apply(export_config, settings.exit_timeout))
+        _sync_logger_level(settings)
+        lifecycle.set_exit_hook(shutdown)
+    return settings
+
+
+def _sync_logger_level(settings: Settings) -> None:
+    """Let the event level through the ``opslog`` logger when opslog prints."""
+    import logging
+
+    from ..channels.emit import LOGGER_NAME
+
+    logger = logging.getLogger(LOGGER_NAME)
+    if PIPELINE.handlers and (logger.level == logging.NOTSET or logger.level > settings.level):
+        logger.setLevel(int(settings.level))
+
+
+def shutdown(timeout: Optional[float] = None) -> bool:
+    """End open operations, flush and stop the export, all within ``timeout`` seconds.
+
+    Open operations end ``abandoned``. Returns ``False`` if something was
+    still pending at the deadline (it is then counted as dropped). Safe to
+    call more than once; also run at process exit with ``exit_timeout``.
+    """
+    budget = _config.get_settings().exit_timeout if timeout is None else max(0.0, timeout)
+    deadline = time.monotonic() + budget
+    lifecycle.end_open_operations("abandoned", deadline)
+    remaining = max(0.0, deadline - time.monotonic())
+    if PIPELINE.span_switch.inner is None and PIPELINE.log_switch.inner is None:
+        force_flush(remaining)  # providers opslog did not set up
+        PIPELINE.shutdown(0.0)
+        return True
+    return PIPELINE.shutdown(remaining)
+
+
+def export_stats() -> dict[str, dict[str, int]]:
+    """Counters of the OTLP export set up by :func:`configure`.
+
+    ``{"spans": {...}, "log_records": {...}}``, each with ``exported``,
+    ``dropped`` (pushed out of a full queue, or still queued at a shutdown
+    deadline), ``failed`` (in exports the collector did not accept) and
+    ``pending``. Empty when opslog exports nothing.
+    """
+    return PIPELINE.stats()

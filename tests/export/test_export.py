@@ -1,0 +1,272 @@
+"""OTLP export to a real receiver over gRPC and HTTP/protobuf, and collector outages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+import opslog
+from opslog import _diagnostics
+from opslog.export.pipeline import PIPELINE
+
+from ..conftest import CANARY
+from ..otlp_receiver import BlackHole, OtlpReceiver, attributes_of, free_port
+
+PROTOCOLS = ["http/protobuf", "grpc"]
+SERVICE = "opslog-test"  # providers are created once per process: one name for all tests
+REQUIRED = ("correlation_id", "job_id", "operation", "step", "event")
+
+
+@pytest.fixture
+def receiver() -> Iterator[OtlpReceiver]:
+    r = OtlpReceiver().start_grpc().start_http()
+    yield r
+    r.stop()
+
+
+def export_to(endpoint: str, protocol: str, **options: object) -> None:
+    opslog.configure(
+        service_name=SERVICE,
+        endpoint=endpoint,
+        protocol=protocol,
+        timeout=options.pop("timeout", 2.0),  # type: ignore[arg-type]
+        schedule_delay=0.05,
+        console=False,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def run_job() -> tuple[str, opslog.OperationContext]:
+    logger = opslog.new_operation_logger("job-42")
+    op = logger.start_operation("enhanced-test-failover")
+    op.log_step("initialization", f"start password={CANARY}", {"vm_id": "vm-1", "token": CANARY})
+    step = op.start_step("virtio-injection")
+    step.info("injecting", {"drivers": ["viostor", "netkvm"]})
+    try:
+        raise ConnectionError(f"auth failed: api_key={CANARY}")
+    except ConnectionError as exc:
+        step.error("injection failed", exc, {"device_path": "/dev/vdc"})
+    step.end_step("failed")
+    child = op.create_child_context("linstor-snapshot-creation")
+    child.end_operation("completed")
+    op.end_operation("failed", {"failure_step": "virtio-injection"})
+    return logger.correlation_id, op
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_spans_and_log_records_arrive_decoded(receiver: OtlpReceiver, protocol: str) -> None:
+    export_to(receiver.endpoint(protocol), protocol)
+    correlation_id, _op = run_job()
+    assert opslog.shutdown(timeout=10)
+
+    spans = {span.name: (resource, span) for resource, span in receiver.spans()}
+    assert set(spans) == {"enhanced-test-failover", "virtio-injection", "linstor-snapshot-creation"}
+    for resource, span in spans.values():
+        assert resource["service.name"] == SERVICE
+        assert span.trace_id.hex() == correlation_id
+    root = spans["enhanced-test-failover"][1]
+    step = spans["virtio-injection"][1]
+    child = spans["linstor-snapshot-creation"][1]
+    assert root.parent_span_id == b""
+    assert step.parent_span_id == root.span_id
+    assert child.parent_span_id == root.span_id
+    assert step.status.code == Status.STATUS_CODE_ERROR
+    assert "auth failed" in step.status.message
+    assert attributes_of(step.attributes)["opslog.status"] == "failed"
+    event_names = [e.name for e in step.events]
+    assert event_names == ["step_start", "step_info", "step_error", "exception", "step_end"]
+    error_event = attributes_of(step.events[2].attributes)
+    assert error_event["error_type"] == "ConnectionError"
+    assert error_event["retry_possible"] is True
+    assert error_event["device_path"] == "/dev/vdc"
+    assert attributes_of(step.events[1].attributes)["drivers"] == ("viostor", "netkvm")
+    for _, span in spans.values():
+        for event in span.events:
+            if event.name != "exception":
+                attrs = attributes_of(event.attributes)
+                assert all(isinstance(attrs[k], str) for k in REQUIRED)
+
+    records = receiver.log_records()
+    names = [record.event_name for _, record in records]
+    assert names.count("step_error") == 1
+    assert names[0] == "operation_start"
+    assert len(records) == 9
+    span_ids = {span.span_id for _, span in spans.values()}
+    for resource, record in records:
+        assert resource["service.name"] == SERVICE
+        assert record.trace_id.hex() == correlation_id
+        assert record.span_id in span_ids
+        attrs = attributes_of(record.attributes)
+        assert all(isinstance(attrs[k], str) for k in REQUIRED)
+        assert attrs["event"] == record.event_name
+    error_record = next(r for _, r in records if r.event_name == "step_error")
+    assert error_record.severity_text == "ERROR"
+    assert error_record.severity_number == 17
+    assert error_record.span_id == step.span_id
+    assert error_record.body.string_value == "injection failed"
+    assert "exception.stacktrace" in attributes_of(error_record.attributes)
+    assert CANARY.encode() not in receiver.raw_bytes()
+    assert b"[REDACTED]" in receiver.raw_bytes()
+    stats = opslog.export_stats()
+    assert stats["spans"]["exported"] == 3
+    assert stats["log_records"]["exported"] == 9
+
+
+def test_gzip_and_headers_reach_the_collector(receiver: OtlpReceiver) -> None:
+    export_to(
+        receiver.endpoint("http/protobuf"),
+        "http/protobuf",
+        compression="gzip",
+        headers={"x-tenant": "ops"},
+    )
+    run_job()
+    assert opslog.shutdown(timeout=10)
+    assert len(receiver.spans()) == 3
+    assert all(h.get("x-tenant") == "ops" for h in receiver.received.headers)
+    assert all(h.get("content-encoding") == "gzip" for h in receiver.received.headers)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_collector_down_at_start_then_started(protocol: str) -> None:
+    port = free_port()
+    export_to(f"http://127.0.0.1:{port}", protocol, timeout=1.0)
+    op = opslog.new_operation_logger("j").start_operation("while-down")
+    op.end_operation()
+    deadline = time.monotonic() + 20
+    while opslog.export_stats()["spans"]["failed"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert opslog.export_stats()["spans"]["failed"] >= 1  # counted, not silently lost
+    receiver = OtlpReceiver(port=port)
+    receiver.start_grpc() if protocol == "grpc" else receiver.start_http()
+    try:
+        # A service keeps working: an operation every 0.2 s until one arrives.
+        arrived = False
+        for _ in range(100):
+            opslog.new_operation_logger("j").start_operation("after-start").end_operation()
+            if receiver.wait_until(lambda: len(receiver.spans()) > 0, timeout=0.2):
+                arrived = True
+                break
+        assert arrived
+        assert {s.name for _, s in receiver.spans()} == {"after-start"}
+    finally:
+        opslog.shutdown(timeout=5)
+        receiver.stop()
+    assert "export_loss" in _diagnostics.diagnostics()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_collector_stopped_mid_run(receiver: OtlpReceiver, protocol: str) -> None:
+    export_to(receiver.endpoint(protocol), protocol, timeout=1.0)
+    first = opslog.new_operation_logger("j").start_operation("before-stop")
+    first.end_operation()
+    assert receiver.wait_until(lambda: len(receiver.spans()) == 1)
+    receiver.stop()
+    started = time.monotonic()
+    op = opslog.new_operation_logger("j").start_operation("after-stop")
+    for i in range(200):
+        op.log_step("poll", "still working", {"i": i})
+    op.end_operation()
+    calls = time.monotonic() - started
+    assert calls < 5.0  # nothing waited for the dead collector (an export times out at 1 s)
+    opslog.shutdown(timeout=3)
+    stats = opslog.export_stats()
+    lost = stats["spans"]["failed"] + stats["spans"]["dropped"]
+    assert lost >= 1
+    assert [s.name for _, s in receiver.spans()] == ["before-stop"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_black_holed_collector_never_stalls_the_caller(protocol: str) -> None:
+    hole = BlackHole()
+    try:
+        export_to(hole.endpoint, protocol, timeout=30.0, max_queue_size=50)
+        started = time.monotonic()
+        for n in range(20):
+            op = opslog.new_operation_logger("j").start_operation(f"op-{n}")
+            for i in range(10):
+                op.log_step("s", "m", {"i": i})
+            op.end_operation()
+        calls = time.monotonic() - started
+        assert calls < 10.0  # an export blocks for 30 s; the caller never did
+        shutdown_started = time.monotonic()
+        delivered = opslog.shutdown(timeout=1.0)
+        shutdown_took = time.monotonic() - shutdown_started
+        assert delivered is False
+        assert shutdown_took < 6.0  # the 1 s deadline held, not the 30 s export timeout
+        stats = opslog.export_stats()
+        # 240 log records into a queue of 50, nothing delivered: all counted as lost
+        assert stats["log_records"]["dropped"] + stats["log_records"]["failed"] >= 190
+        assert stats["log_records"]["exported"] == 0
+    finally:
+        hole.stop()
+
+
+def test_reconfiguring_is_idempotent(receiver: OtlpReceiver) -> None:
+    export_to(receiver.endpoint("http/protobuf"), "http/protobuf")
+    processors = (PIPELINE.span_switch.inner, PIPELINE.log_switch.inner)
+    handlers = list(PIPELINE.handlers)
+    export_to(receiver.endpoint("http/protobuf"), "http/protobuf")
+    assert (PIPELINE.span_switch.inner, PIPELINE.log_switch.inner) == processors
+    assert PIPELINE.handlers == handlers
+    opslog.configure(level="debug")  # an event option does not touch the export
+    assert PIPELINE.span_switch.inner is processors[0]
+    export_to(receiver.endpoint("grpc"), "grpc")  # a new endpoint swaps the exporter
+    assert PIPELINE.span_switch.inner is not processors[0]
+    opslog.new_operation_logger("j").start_operation("over-grpc").end_operation()
+    assert opslog.shutdown(timeout=5)
+    assert [s.name for _, s in receiver.spans()] == ["over-grpc"]
+
+
+def _exit_run(endpoint: str, protocol: str) -> tuple[int, float, str]:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import opslog
+        opslog.configure(service_name="{SERVICE}", endpoint="{endpoint}", protocol="{protocol}",
+                         timeout=30.0, console=False, exit_timeout=1.0)
+        op = opslog.new_operation_logger("j").start_operation("left-open-at-exit")
+        op.log_step("s", "the process ends without calling shutdown()")
+        """
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    return result.returncode, time.monotonic() - started, result.stderr
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_process_exit_ends_open_operations_and_flushes(
+    receiver: OtlpReceiver, protocol: str
+) -> None:
+    code, _, stderr = _exit_run(receiver.endpoint(protocol), protocol)
+    assert code == 0, stderr
+    assert receiver.wait_until(lambda: len(receiver.spans()) == 1)
+    _, span = receiver.spans()[0]
+    assert span.name == "left-open-at-exit"
+    assert attributes_of(span.attributes)["opslog.status"] == "abandoned"
+    assert receiver.wait_until(
+        lambda: (
+            [r.event_name for _, r in receiver.log_records()]
+            == ["operation_start", "step_info", "operation_end"]
+        )
+    )
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_process_exit_is_bounded_with_a_black_holed_collector(protocol: str) -> None:
+    hole = BlackHole()
+    try:
+        code, took, stderr = _exit_run(hole.endpoint, protocol)
+    finally:
+        hole.stop()
+    assert code == 0, stderr
+    # exit_timeout is 1 s and an export would block for 30 s; interpreter start-up and
+    # imports take the rest.
+    assert took < 15.0

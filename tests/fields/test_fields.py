@@ -1,0 +1,220 @@
+"""Field coercion: any value becomes a bounded OpenTelemetry attribute."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import pathlib
+import uuid
+from collections import OrderedDict, deque
+from types import MappingProxyType
+
+import opslog
+from opslog.fields.coercion import FieldCoercer, FieldLimits
+from opslog.fields.redaction import Redactor
+from opslog.testing import Capture
+
+
+def coerce(fields: object, **limits: int) -> dict[str, object]:
+    return FieldCoercer(Redactor(), FieldLimits(**limits)).fields(fields)[0]
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Opaque:
+    def __repr__(self) -> str:
+        return "<Opaque thing>"
+
+
+class Hostile:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+def test_documented_coercion_rule() -> None:
+    when = datetime.datetime(2025, 1, 22, 10, 30, tzinfo=datetime.timezone.utc)
+    out = coerce(
+        {
+            "s": "text",
+            "b": True,
+            "i": 110,
+            "f": 204.8,
+            "big": 2**70,
+            "none": None,
+            "nested": {"vm": {"id": "x", "size": 3}},
+            "empty": {},
+            "strs": ["viostor", "netkvm"],
+            "ints": (1, 2, 3),
+            "mixed": [1, "a", None],
+            "set": {"b", "a"},
+            "dq": deque([1.5, 2.5]),
+            "when": when,
+            "date": datetime.date(2025, 1, 22),
+            "delta": datetime.timedelta(seconds=5.42),
+            "dec": decimal.Decimal("1.10"),
+            "uid": uuid.UUID(int=1),
+            "path": pathlib.PurePosixPath("/dev/vdc"),
+            "colour": Colour.RED,
+            "bytes": b"ok\xff",
+            "exc": ValueError("bad"),
+            "obj": Opaque(),
+            "hostile": Hostile(),
+            1: "int key",
+            "": "empty key",
+        }
+    )
+    assert out["s"] == "text"
+    assert out["b"] is True
+    assert out["i"] == 110
+    assert out["f"] == 204.8
+    assert out["big"] == str(2**70)
+    assert out["none"] == "null"
+    assert out["nested.vm.id"] == "x"
+    assert out["nested.vm.size"] == 3
+    assert out["empty"] == "{}"
+    assert out["strs"] == ("viostor", "netkvm")
+    assert out["ints"] == (1, 2, 3)
+    assert out["mixed"] == '[1, "a", null]'
+    assert out["set"] == ("a", "b")
+    assert out["dq"] == (1.5, 2.5)
+    assert out["when"] == "2025-01-22T10:30:00+00:00"
+    assert out["date"] == "2025-01-22"
+    assert out["delta"] == "5.42s"
+    assert out["dec"] == "1.10"
+    assert out["uid"] == "00000000-0000-0000-0000-000000000001"
+    assert out["path"] == "/dev/vdc"
+    assert out["colour"] == "red"
+    assert out["bytes"] == "ok\\xff"
+    assert out["exc"] == "ValueError: bad"
+    assert out["obj"] == "<Opaque thing>"
+    assert out["hostile"] == "<unrepresentable Hostile>"
+    assert out["1"] == "int key"
+    assert out["_"] == "empty key"
+
+
+def test_every_coerced_value_is_a_valid_otel_attribute() -> None:
+    from opentelemetry.attributes import BoundedAttributes
+
+    values = coerce({"a": [1, 2.0], "b": [True, 1], "c": [[1], [2]], "d": [{"x": 1}], "e": ()})
+    bounded = BoundedAttributes(attributes=values)
+    assert dict(bounded) == values  # nothing rejected by OpenTelemetry's validation
+
+
+def test_recursive_structures_terminate() -> None:
+    loop: dict[str, object] = {"name": "a"}
+    loop["self"] = loop
+    items: list[object] = [1]
+    items.append(items)
+    out = coerce({"loop": loop, "items": items})
+    assert out["loop.name"] == "a"
+    assert out["loop.self"] == '"<recursive>"'
+    assert out["items"] == '[1, "<recursive>"]'
+
+
+def test_deep_nesting_becomes_json_beyond_max_depth() -> None:
+    deep = {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}
+    out = coerce(deep, max_depth=3)
+    assert out == {"a.b.c": '{"d": {"e": {"f": 1}}}'}
+
+
+def test_long_strings_are_truncated_with_a_marker() -> None:
+    out = coerce({"log": "x" * 10_000}, max_value_length=100)
+    assert out["log"].startswith("x" * 100)
+    assert out["log"].endswith("…[truncated 9900 chars]")
+    assert len(out["log"]) < 130
+
+
+def test_long_lists_are_cut_with_a_marker() -> None:
+    out = coerce({"ids": list(range(500))}, max_items=10)
+    assert out["ids"].startswith("[0, 1, 2")
+    assert out["ids"].endswith("…[+490 items]")
+
+
+def test_lone_surrogates_become_valid_utf8() -> None:
+    out = coerce({"s": "a\ud800b", "k\udfff": 1})
+    assert out["s"].encode("utf-8")
+    assert all(k.encode("utf-8") for k in out)
+
+
+def test_colliding_keys_keep_both_values() -> None:
+    out = coerce({1: "int", "1": "str"})
+    assert sorted(out.values()) == ["int", "str"]
+    assert set(out) == {"1", "1~2"}
+
+
+def test_any_mapping_is_accepted_and_never_mutated(captured: Capture) -> None:
+    fields = {"vm_id": "x", "operation": "mine", "event": "mine", "password": "hunter22"}
+    snapshot = dict(fields)
+    op = opslog.new_operation_logger("j").start_operation("op")
+    op.log_step("s", "m", fields)
+    op.log_step("s", "m", OrderedDict(a=1))
+    op.log_step("s", "m", MappingProxyType({"b": 2}))
+    op.log_step("s", "m", None)
+    op.log_step("s", "m", ["not", "a", "mapping"])  # type: ignore[arg-type]
+    op.end_operation("completed", fields)
+    assert fields == snapshot
+    infos = captured.events_named("step_info")
+    assert infos[0]["operation"] == "op"
+    assert infos[0]["event"] == "step_info"
+    assert infos[0]["fields.operation"] == "mine"
+    assert infos[0]["fields.event"] == "mine"
+    assert infos[1]["a"] == 1
+    assert infos[2]["b"] == 2
+    assert infos[4]["fields"] == ("not", "a", "mapping")
+
+
+def test_500_fields_cannot_evict_the_required_fields(captured: Capture) -> None:
+    fields = {f"f{i}": i for i in range(500)}
+    op = opslog.new_operation_logger("j").start_operation("op")
+    op.log_step("s", "many", fields)
+    op.end_operation()
+    event = captured.events_named("step_info")[0]
+    assert event["opslog.fields_dropped"] == 500 - 64
+    assert event["f0"] == 0
+    assert "f499" not in event.fields
+    span_event = next(e for e in captured.span("op").events if e.name == "step_info")
+    record = next(r for r in captured.log_records if r.log_record.event_name == "step_info")
+    for attrs in (span_event.attributes, record.log_record.attributes, event.fields):
+        for key in ("correlation_id", "job_id", "operation", "step", "event"):
+            assert isinstance(attrs[key], str)
+        assert attrs["step"] == "s"
+
+
+def test_required_fields_survive_a_tiny_sdk_attribute_limit() -> None:
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_event_attributes=8))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    opslog.configure(tracer_provider=provider, log_records=False, stdlib_logging=False)
+    op = opslog.new_operation_logger("j").start_operation("op")
+    op.log_step("s", "m", {f"f{i}": i for i in range(50)})
+    op.end_operation()
+    (span,) = exporter.get_finished_spans()
+    event = next(e for e in span.events if e.name == "step_info")
+    assert event.attributes["event"] == "step_info"
+    assert event.attributes["step"] == "s"
+    assert event.attributes["correlation_id"] == op.correlation_id
+    assert event.attributes["job_id"] == "j"
+    assert event.attributes["operation"] == "op"
+
+
+def test_untrusted_names_are_coerced(captured: Capture) -> None:
+    op = opslog.new_operation_logger(12345).start_operation(None)  # type: ignore[arg-type]
+    op.start_step(Opaque()).end_step(None)  # type: ignore[arg-type]
+    op.log_step(object(), b"bytes message")  # type: ignore[arg-type]
+    op.end_operation(3.5)  # type: ignore[arg-type]
+    for event in captured.events:
+        for key in ("correlation_id", "job_id", "operation", "step", "event"):
+            assert isinstance(event[key], str)
+    assert captured.events[0]["job_id"] == "12345"
+    assert captured.last("operation_end")["status"] == "3.5"
+    assert captured.last("step_end")["status"] == "completed"

@@ -1,0 +1,157 @@
+"""W3C Trace Context Level 2 rules, table-driven, plus a fuzz of arbitrary header bytes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opslog.otel.tracecontext import (
+    MAX_TRACESTATE_MEMBERS,
+    format_traceparent,
+    parse_traceparent,
+    parse_tracestate,
+)
+
+TID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PID = "00f067aa0ba902b7"
+VALID = f"00-{TID}-{PID}-01"
+
+
+@pytest.mark.parametrize(
+    "values,trace_id,parent_id,flags",
+    [
+        ([VALID], TID, PID, 1),
+        ([f"00-{TID}-{PID}-00"], TID, PID, 0),
+        ([f"  {VALID}\t"], TID, PID, 1),  # optional whitespace around the value
+        ([VALID, VALID], TID, PID, 1),  # the same value twice is one value
+        ([f"00-{TID}-{PID}-03"], TID, PID, 3),  # sampled + Level 2 random
+        ([f"00-{TID}-{PID}-ff"], TID, PID, 3),  # unknown flags cleared
+        ([f"01-{TID}-{PID}-01"], TID, PID, 1),  # a future version, same length
+        ([f"cc-{TID}-{PID}-01-what-the-future-holds"], TID, PID, 1),  # extra fields
+        ([f"fe-{TID}-{PID}-09-x"], TID, PID, 1),
+        ([VALID.encode()], TID, PID, 1),  # bytes, as ASGI hands them over
+    ],
+)
+def test_valid_traceparent(values: list[object], trace_id: str, parent_id: str, flags: int) -> None:
+    parent, problem = parse_traceparent(values)
+    assert problem is None and parent is not None
+    assert parent.trace_id == int(trace_id, 16)
+    assert parent.parent_id == int(parent_id, 16)
+    assert parent.flags == flags
+
+
+@pytest.mark.parametrize(
+    "values,reason",
+    [
+        ([f"ff-{TID}-{PID}-01"], "version ff"),
+        ([f"00-{TID.upper()}-{PID}-01"], "lowercase hex"),
+        ([f"00-{TID}-{PID.upper()}-01"], "lowercase hex"),
+        ([f"00-{TID}-{PID}-0A"], "lowercase hex"),
+        ([f"00-{'0' * 32}-{PID}-01"], "trace id is all zeros"),
+        ([f"00-{TID}-{'0' * 16}-01"], "parent id is all zeros"),
+        ([f"00-{TID}-{PID}-01-extra"], "exactly 55"),  # version 00 has no extra fields
+        ([f"00-{TID}-{PID}-1"], "exactly 55"),
+        ([f"00-{TID[:-1]}-{PID}-01"], "exactly 55"),
+        ([f"01-{TID}-{PID}-01x"], "must start with '-'"),
+        ([f"01-{TID}-{PID}-0"], "shorter than 55"),
+        ([f"0-{TID}-{PID}-01"], "version"),
+        ([f"Ab-{TID}-{PID}-01"], "version"),
+        ([f"00_{TID}_{PID}_01"], "version"),
+        ([f"00-{TID}_{PID}-01"], "separated"),
+        ([f"00-{TID[:-1]}g-{PID}-01"], "lowercase hex"),
+        ([""], "version"),
+        ([VALID, f"00-{TID}-{'1' * 16}-01"], "more than once with different values"),
+        ([f"{VALID},{VALID}"], "exactly 55"),  # two headers folded into one line
+        ([None], "not text"),
+    ],
+)
+def test_invalid_traceparent(values: list[object], reason: str) -> None:
+    parent, problem = parse_traceparent(values)
+    assert parent is None
+    assert problem is not None and reason in problem
+
+
+def test_no_traceparent_is_not_a_problem() -> None:
+    assert parse_traceparent([]) == (None, None)
+
+
+def test_format_traceparent_writes_version_00_and_clears_unknown_flags() -> None:
+    assert format_traceparent(int(TID, 16), int(PID, 16), 0xFF) == f"00-{TID}-{PID}-03"
+    assert format_traceparent(1, 2, 1) == f"00-{1:032x}-{2:016x}-01"
+
+
+@pytest.mark.parametrize(
+    "values,members",
+    [
+        (
+            ["rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"],
+            [("rojo", "00f067aa0ba902b7"), ("congo", "t61rcWkgMzE")],
+        ),
+        (["rojo=1", "congo=2"], [("rojo", "1"), ("congo", "2")]),  # several header fields
+        ([" rojo=1 ,\t congo=2 , ,"], [("rojo", "1"), ("congo", "2")]),  # OWS, empty members
+        ([""], []),
+        (
+            ["tenant@vendor=v", "fw529a3039@dt=x", "1abc=digit-first"],
+            [("tenant@vendor", "v"), ("fw529a3039@dt", "x"), ("1abc", "digit-first")],
+        ),
+        (["k=  leading spaces kept"], [("k", "  leading spaces kept")]),
+        (["k=value with spaces"], [("k", "value with spaces")]),
+        (["a=1,a=2,b=3"], [("a", "1"), ("b", "3")]),  # duplicate: the left-most stays
+        (["Upper=1,ok=2"], [("ok", "2")]),  # invalid key dropped, not the header
+        (["k=a,b", "x="], [("k", "a")]),  # "b" has no "=", "x=" has an empty value
+        (["k=v=w,ok=1"], [("ok", "1")]),  # "=" is not allowed in a value
+        (["k=\x7f,ok=1"], [("ok", "1")]),
+        ([f"{'k' * 256}=v"], [("k" * 256, "v")]),  # key up to 256 characters
+        ([f"{'k' * 257}=v"], []),
+        ([f"k={'v' * 256}"], [("k", "v" * 256)]),  # value up to 256 characters
+        ([f"k={'v' * 257}"], []),
+        ([b"rojo=1"], [("rojo", "1")]),
+    ],
+)
+def test_tracestate(values: list[object], members: list[tuple[str, str]]) -> None:
+    assert list(parse_tracestate(values).members) == members
+
+
+def test_tracestate_keeps_32_members_dropping_long_ones_first() -> None:
+    short = [f"k{i}=v" for i in range(31)]
+    long_member = "long=" + "x" * 200
+    state = parse_tracestate([",".join([*short[:10], long_member, *short[10:], "last=1"])])
+    assert len(state.members) == MAX_TRACESTATE_MEMBERS
+    assert ("long", "x" * 200) not in state.members  # the >128 entry went first
+    assert state.members[-1] == ("last", "1")
+    many = parse_tracestate([",".join(f"k{i}=v" for i in range(40))])
+    assert [k for k, _ in many.members] == [f"k{i}" for i in range(32)]  # then from the end
+    assert many.dropped_over_limit == 8
+
+
+def test_tracestate_header_round_trips_unchanged() -> None:
+    header = "rojo=00f067aa0ba902b7,tenant@vendor=  x y,1st=a*b/c"
+    assert parse_tracestate([header]).header == header
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=120), max_size=3))
+def test_fuzz_arbitrary_header_bytes(values: list[bytes]) -> None:
+    parent, problem = parse_traceparent(values)
+    if parent is not None:
+        assert problem is None
+        assert 0 < parent.trace_id < 2**128 and 0 < parent.parent_id < 2**64
+        assert parent.flags & ~0x03 == 0
+        assert values and all(v.strip(b" \t") == values[0].strip(b" \t") for v in values)
+    state = parse_tracestate(values)
+    assert len(state.members) <= MAX_TRACESTATE_MEMBERS
+    for key, value in state.members:
+        assert key and value and "," not in value and "=" not in value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 2**128 - 1),
+    st.integers(1, 2**64 - 1),
+    st.integers(0, 255),
+)
+def test_formatted_traceparent_parses_back(trace_id: int, span_id: int, flags: int) -> None:
+    parent, _ = parse_traceparent([format_traceparent(trace_id, span_id, flags)])
+    assert parent is not None
+    assert (parent.trace_id, parent.parent_id, parent.flags) == (trace_id, span_id, flags & 3)
