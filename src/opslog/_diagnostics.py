@@ -35,6 +35,9 @@ ABANDONED = "abandoned"
 STEP_OUTSIDE_OPERATION = "step_outside_operation"
 EXPORT_LOSS = "export_loss"
 CONFIGURATION = "configuration"
+VALUE_REPLACED = "value_replaced"
+STATUS_REPLACED = "status_replaced"
+JSON_LINES_LOSS = "json_lines_loss"
 
 _LOUD_REPORTS = 5  # per kind, then DEBUG
 
@@ -67,8 +70,11 @@ def diagnostics() -> dict[str, int]:
     ``classifier_error``,
     ``fields_dropped``, ``span_events_dropped``, ``abandoned``,
     ``step_outside_operation``, ``export_loss`` (spans/log records not
-    delivered to the collector) and ``configuration`` (notes from
-    :func:`opslog.configure`).
+    delivered to the collector), ``configuration`` (notes from
+    :func:`opslog.configure`), ``value_replaced`` (a value that could not be
+    read, replaced by a placeholder in its event), ``status_replaced`` (an end
+    status that could not be read) and ``json_lines_loss`` (events the JSON
+    lines file could not take, e.g. a full disk).
     """
     with _lock:
         return dict(_counts)

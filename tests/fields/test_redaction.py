@@ -47,12 +47,13 @@ def test_ordinary_keys(key: str) -> None:
     [
         (f"login with password={CANARY} failed", "login with password=[REDACTED] failed"),
         (f"password: {CANARY}", "password: [REDACTED]"),
-        (f'{{"token": "{CANARY}"}}', '{"token": [REDACTED]}'),
+        (f'{{"token": "{CANARY}"}}', '{"token": "[REDACTED]"}'),
         (f"Authorization: Bearer {CANARY}", "Authorization: Bearer [REDACTED]"),
         (f"authorization={CANARY}", "authorization=[REDACTED]"),
         (f"sent Bearer {CANARY} upstream", "sent Bearer [REDACTED] upstream"),
-        (f"https://admin:{CANARY}@db.local/x", "https://admin:[REDACTED]@db.local/x"),
-        (f"api-key={CANARY}&x=1", "api-key=[REDACTED]&x=1"),
+        (f"https://admin:{CANARY}@db.local/x", "https://[REDACTED]@db.local/x"),
+        (f"api-key={CANARY}&x=1", "api-key=[REDACTED]"),
+        (f"GET /v1?api-key={CANARY}&x=1", "GET /v1?api-key=[REDACTED]&x=1"),
         (
             "-----BEGIN RSA PRIVATE KEY-----\nMIIE" + CANARY + "\n-----END RSA PRIVATE KEY-----",
             REDACTED,

@@ -101,7 +101,7 @@ def build_attributes(
         out.update(scope.event_tail)
     else:
         out.update(scope.required)
-        out[FIELD_STEP] = coercer.any_text(step)
+        out[FIELD_STEP] = coercer.name(step)
     out[FIELD_EVENT] = event
     return out
 

@@ -112,8 +112,8 @@ class OperationLogger:
         automatically: ``with logger.start_operation("backup") as op:``.
         """
         coercer = get_settings().coercer
-        name = coercer.any_text(operation)
-        job = self._job_id if job_id is None else coercer.any_text(job_id)
+        name = coercer.name(operation)
+        job = self._job_id if job_id is None else coercer.name(job_id)
         current = active_context()
         if trace_id_in(current) == self._trace_id:
             parent: Optional[Context] = current  # nest under what runs now in our trace
@@ -230,7 +230,7 @@ class OperationContext(Scope):
         Use it as a context manager to end it automatically:
         ``with op.start_step("snapshot") as step:`` (or ``op.step(...)``).
         """
-        return StepContext(self, _config._settings.coercer.any_text(step_name))
+        return StepContext(self, _config._settings.coercer.name(step_name))
 
     def step(self, step_name: str) -> StepContext:
         """Alias of :meth:`start_step`, for ``with op.step("name") as step:``."""
@@ -259,7 +259,7 @@ class OperationContext(Scope):
 
         return Retry(
             self,
-            get_settings().coercer.any_text(name),
+            get_settings().coercer.name(name),
             max_retries=max_retries,
             delay=delay,
             backoff=backoff,
@@ -275,7 +275,7 @@ class OperationContext(Scope):
         = ``child_operation``) in the same trace, a child span of this one,
         with the same job id; it records ``parent_operation``.
         """
-        name = get_settings().coercer.any_text(child_operation)
+        name = get_settings().coercer.name(child_operation)
         child = OperationContext(
             name=name,
             job_id=self.job_id,
@@ -331,7 +331,7 @@ def new_operation_logger(
     ctx = active_context(context)
     coercer = get_settings().coercer
     # A job id from baggage is as untrusted as any other input.
-    job = coercer.any_text(job_id_in(ctx) or "" if job_id is None else job_id)
+    job = coercer.name(job_id_in(ctx) or "" if job_id is None else job_id)
     trace_id = trace_id_in(ctx)
     if trace_id:
         return OperationLogger(job or "", trace_id, ctx)
@@ -356,7 +356,7 @@ def new_operation_logger_with_correlation(
     ctx = active_context(context)
     coercer = get_settings().coercer
     # A job id from baggage is as untrusted as any other input.
-    job = coercer.any_text(job_id_in(ctx) or "" if job_id is None else job_id)
+    job = coercer.name(job_id_in(ctx) or "" if job_id is None else job_id)
     parent = ctx if trace_id_in(ctx) == trace_id else None
     return OperationLogger(job or "", trace_id, parent, rejected)
 

@@ -232,7 +232,7 @@ class Scope:
             exception=exception,
         )
         self._last_error = settings.coercer.any_text(defaults.get("error", ""))
-        self._failure_step = self.step_field if step is None else settings.coercer.any_text(step)
+        self._failure_step = self.step_field if step is None else settings.coercer.name(step)
         if exception is not None:
             try:
                 setattr(exception, _RECORDED_ATTR, self._failure_step)
@@ -259,21 +259,24 @@ class Scope:
         fields: object,
         defaults: Optional[dict[str, object]] = None,
     ) -> bool:
-        """End this scope once. Returns False (and reports) if already ended."""
+        """End this scope once. Returns False (and reports) if already ended.
+
+        The span always ends, whatever goes wrong on the way (a status that
+        cannot be read becomes a placeholder, reported as ``status_replaced``).
+        """
+        with _closing_lock:  # one end wins, whichever thread calls
+            already = self._closing
+            self._closing = True
+        status_text = _status_text(status)
+        if already:
+            _diagnostics.report(
+                _diagnostics.DOUBLE_END,
+                f"{self.kind} {self.name!r} ended again with status {status_text!r}; "
+                "the first end stands",
+            )
+            return False
+        dropped = 0
         try:
-            with _closing_lock:  # one end wins, whichever thread calls
-                already = self._closing
-                self._closing = True
-            status_text = (
-                _config._settings.coercer.any_text(status) if status is not None else ""
-            ) or STATUS_COMPLETED
-            if already:
-                _diagnostics.report(
-                    _diagnostics.DOUBLE_END,
-                    f"{self.kind} {self.name!r} ended again with status {status_text!r}; "
-                    "the first end stands",
-                )
-                return False
             extras = self._end_extras()
             seconds = time.perf_counter() - self._started
             ms_key, str_key = self._duration_fields
@@ -295,15 +298,15 @@ class Scope:
                 extras=extras,
                 defaults=defaults,
             )
-            self._end_span(status_text, dropped)
             if failed and self.parent is not None:
                 # The operation learns which step failed, for its own end.
                 self.parent._failure_step = self._failure_step or self.name
                 self.parent._last_error = self._last_error or self.parent._last_error
-            return True
         except Exception as exc:  # pragma: no cover - defensive
             _diagnostics.report(_diagnostics.INTERNAL_ERROR, f"ending: {type(exc).__name__}")
-            return False
+        finally:
+            self._end_span(status_text, dropped)
+        return True
 
     def _end_extras(self) -> dict[str, object]:
         """The end event's own fields before status and duration (a new dict).
@@ -391,3 +394,25 @@ class Scope:
         tb: Optional[TracebackType],
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+#: Statuses taken as given: opslog's own words are never redacted.
+_OWN_STATUSES = frozenset(
+    (STATUS_COMPLETED, STATUS_FAILED, STATUS_ABANDONED, STATUS_CANCELLED, "retrying")
+)
+
+
+def _status_text(status: object) -> str:
+    """The end status as text: opslog's own words as they are, anything
+    else through the name rule; never raises."""
+    if status is None:
+        return STATUS_COMPLETED
+    if type(status) is str and status in _OWN_STATUSES:
+        return status
+    text = _config._settings.coercer.name(status)
+    if text.startswith("<unrepresentable "):
+        _diagnostics.report(
+            _diagnostics.STATUS_REPLACED,
+            f"an end status could not be read; the scope ended with status {text!r}",
+        )
+    return text or STATUS_COMPLETED

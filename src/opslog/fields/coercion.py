@@ -49,24 +49,30 @@ import datetime as _dt
 import enum
 import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Optional, Union
 
-from opentelemetry.util.types import AttributeValue
-
+from .. import _diagnostics
 from ..vocabulary import RESERVED_FIELDS
 from .durations import format_duration
 from .redaction import REDACTED, Redactor
 
 __all__ = ["Attributes", "FieldCoercer", "FieldLimits"]
 
+#: An OpenTelemetry attribute value (the same union as
+#: ``opentelemetry.util.types.AttributeValue``; this layer does not import OTel).
+AttributeValue = Union[
+    str, bool, int, float, Sequence[str], Sequence[bool], Sequence[int], Sequence[float]
+]
 Attributes = dict[str, AttributeValue]
 _Json = Union[None, str, bool, int, float, list[Any], dict[str, Any]]
 
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
-_REDACT_SLACK: Final = 256
+#: Longest text redacted whole; a longer one is cut to this first (far beyond
+#: anything kept, so no secret straddling the kept part can be missed).
+_REDACT_LIMIT: Final = 1 << 20
 _MEMO_TEXT_LENGTH: Final = 256
 _MEMO_SIZE: Final = 4096
 _KEY_LIMIT: Final = 256
@@ -98,49 +104,79 @@ class FieldCoercer:
         #: field name -> "plain and not sensitive" (the fast path's key check)
         self._plain_keys: dict[object, bool] = {}
         #: short text -> its coerced form. Messages, step names and field
-        #: values repeat endlessly; a full memo is simply dropped, and a newly
-        #: remembered secret empties it (dict reads and writes are atomic).
+        #: values repeat endlessly; a full memo is simply dropped, and so is a
+        #: memo made before a new secret value was remembered (the
+        #: generation it was made in is kept with it).
         self._texts: dict[str, str] = {}
-        redactor.on_new_secret(self._forget_texts)
-
-    def _forget_texts(self) -> None:
-        self._texts = {}
+        self._generation = redactor.generation
+        #: The same for names (no known values involved: never invalidated).
+        self._names: dict[str, str] = {}
 
     # -- text -------------------------------------------------------------
     def text(self, value: str) -> str:
-        """Redact and truncate one string; always valid UTF-8 afterwards."""
-        # Taken before the work: if a new secret empties the memo meanwhile,
-        # this result goes into the old, discarded dict.
-        texts = self._texts
+        """Redact, then truncate one string; always valid UTF-8 afterwards.
+
+        Redaction runs on the whole text (up to 1 MiB) *before* it is cut to
+        ``max_value_length``, so a secret that straddles the cut is never
+        left half visible.
+        """
+        texts = self._memo()
         done = texts.get(value)
         if done is not None:
             return done
-        limit = self.limits.max_value_length
-        original = value
-        original_length = len(value)
-        if original_length > limit + _REDACT_SLACK:
-            # Redact a slightly longer prefix than is kept, so a secret that
-            # straddles the cut is still recognised as one.
-            value = value[: limit + _REDACT_SLACK]
-        if not value.isascii():
-            value = value.encode("utf-8", "replace").decode("utf-8")
-        value = self.redactor.redact_text(value)
-        if original_length > limit or len(value) > limit:
-            cut = max(original_length, len(value)) - limit
-            value = f"{value[:limit]}…[truncated {cut} chars]"
-        if original_length <= _MEMO_TEXT_LENGTH:
+        result = self._bounded(value, self.redactor.redact_text)
+        if len(value) <= _MEMO_TEXT_LENGTH:
             if len(texts) >= _MEMO_SIZE:
                 self._texts = {}
             else:
-                texts[original] = value
+                texts[value] = result
+        return result
+
+    def name(self, value: object) -> str:
+        """A required field's text (operation, step, job id): never raises,
+        the text patterns applied, but no known secret value: a value that
+        was once a secret elsewhere must not rewrite a job id."""
+        text = plain_text(value)
+        names = self._names
+        done = names.get(text)
+        if done is None:
+            done = self._bounded(text, self.redactor.redact_name)
+            if len(text) <= _MEMO_TEXT_LENGTH:
+                if len(names) >= _MEMO_SIZE:
+                    self._names = {}
+                names[text] = done
+        return done
+
+    def _bounded(self, value: str, redact: Any) -> str:
+        limit = self.limits.max_value_length
+        original_length = len(value)
+        if original_length > _REDACT_LIMIT:
+            value = value[:_REDACT_LIMIT]
+        if not value.isascii():
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        value = redact(value)
+        if original_length > limit or len(value) > limit:
+            cut = max(original_length, len(value)) - limit
+            head = value[:limit]
+            marker = head.rfind("[")
+            if marker >= 0 and REDACTED.startswith(head[marker:]) and head[marker:] != REDACTED:
+                head = head[:marker]  # never leave half a marker
+            value = f"{head}…[truncated {cut} chars]"
         return value
+
+    def _memo(self) -> dict[str, str]:
+        generation = self.redactor.generation
+        if generation != self._generation:
+            self._texts = {}
+            self._generation = generation
+        return self._texts
 
     def any_text(self, value: object) -> str:
         """``str(value)`` made safe: never raises, redacted, truncated."""
         if type(value) is str:
-            done = self._texts.get(value)
+            done = self._memo().get(value)
             return done if done is not None else self.text(value)
-        return self.text(value if isinstance(value, str) else _safe_str(value))
+        return self.text(plain_text(value))
 
     # -- fields -----------------------------------------------------------
     def fields(self, fields: object) -> tuple[Attributes, int]:
@@ -172,7 +208,7 @@ class FieldCoercer:
         if type(fields) is not dict or len(fields) > self._max_fields:
             return None
         plain = self._plain_keys
-        texts = self._texts
+        texts = self._memo()
         out: Attributes = {}
         try:
             for key, value in fields.items():
@@ -191,7 +227,7 @@ class FieldCoercer:
                     out[key] = value
                 else:
                     return None
-        except RuntimeError:  # changed size during iteration: another thread writes to it
+        except Exception:  # changed size during iteration, a hostile key: the full rule
             return None
         return out
 
@@ -220,10 +256,9 @@ class FieldCoercer:
         seen: set[int],
     ) -> None:
         seen.add(id(mapping))
-        try:
-            items = list(mapping.items())
-        except Exception:
-            self._put(out, budget, prefix or "fields", f"<unreadable {type(mapping).__name__}>")
+        items = _items(mapping)
+        if items is None:
+            self._put(out, budget, prefix.rstrip(".") or "fields", unreadable(mapping))
             return
         redactor = self.redactor
         for raw_key, value in items:
@@ -241,15 +276,12 @@ class FieldCoercer:
                 and (len(out) < budget.limit)
             ):
                 out[key] = self._value(value, seen, depth + 1)
-            elif (
-                isinstance(value, Mapping)
-                and value
-                and depth + 1 < self.limits.max_depth
-                and id(value) not in seen
-            ):
-                self._mapping(key + ".", value, out, budget, depth + 1, seen)
             else:
-                self._put(out, budget, key, self._value(value, seen, depth + 1))
+                nested = value if isinstance(value, Mapping) else _record_fields(value)
+                if nested and depth + 1 < self.limits.max_depth and id(value) not in seen:
+                    self._mapping(key + ".", nested, out, budget, depth + 1, seen)
+                else:
+                    self._put(out, budget, key, self._value(value, seen, depth + 1))
         seen.discard(id(mapping))
 
     @staticmethod
@@ -267,7 +299,7 @@ class FieldCoercer:
     def _key(self, key: object) -> str:
         if type(key) is str and 0 < len(key) <= _KEY_LIMIT and key.isidentifier():
             return key
-        text = key if isinstance(key, str) else _safe_str(key)
+        text = plain_text(key)
         if not text:
             return "_"
         if len(text) > _KEY_LIMIT:
@@ -278,17 +310,19 @@ class FieldCoercer:
 
     def _value(self, value: object, seen: set[int], depth: int) -> AttributeValue:
         if isinstance(value, str):
-            return self.text(value)
+            return self.text(plain_text(value))
         if isinstance(value, (bool, float)):
-            return value
+            return bool(value) if isinstance(value, bool) else float(value)
         if isinstance(value, int):
-            return value if _INT64_MIN <= value <= _INT64_MAX else str(value)
+            number = int.__index__(value)
+            return number if _INT64_MIN <= number <= _INT64_MAX else str(number)
         if value is None:
             return "null"
-        if isinstance(value, Mapping):
-            if not value:
+        nested = value if isinstance(value, Mapping) else _record_fields(value)
+        if nested is not None:
+            if not nested:
                 return "{}"
-            return self.text(self._json(value, seen, depth))
+            return self.text(self._json(nested, seen, depth))
         if isinstance(value, _SEQUENCES):
             return self._sequence(value, seen, depth)
         return self.text(_scalar_text(value))
@@ -296,7 +330,10 @@ class FieldCoercer:
     def _sequence(self, value: Any, seen: set[int], depth: int) -> AttributeValue:
         seen.add(id(value))
         try:
-            return self._sequence_items(_ordered(value), seen, depth)
+            items = _ordered(value)
+            if items is None:
+                return unreadable(value)
+            return self._sequence_items(items, seen, depth)
         finally:
             seen.discard(id(value))
 
@@ -307,7 +344,7 @@ class FieldCoercer:
             if len(kinds) == 1 and next(iter(kinds)) in _PRIMITIVES:
                 kind = next(iter(kinds))
                 if kind is str:
-                    return tuple(self.text(i) for i in items)
+                    return tuple(self.text(i) for i in self.redact_argv(items))
                 if kind is int and not all(_INT64_MIN <= i <= _INT64_MAX for i in items):
                     return self.text(self._json(items, seen, depth))
                 return tuple(items)
@@ -317,31 +354,56 @@ class FieldCoercer:
         shown = self._json(items[:limit], seen, depth)
         return self.text(f"{shown} …[+{len(items) - limit} items]")
 
+    def redact_argv(self, items: list[str]) -> list[str]:
+        """A command line as a list: the item after a sensitive flag
+        (``["mysql", "--password", "S"]``) is a secret."""
+        out = list(items)
+        for index in range(len(out) - 1):
+            flag = out[index]
+            if (
+                flag.startswith("-")
+                and "=" not in flag
+                and 1 < len(flag) <= _KEY_LIMIT
+                and self.redactor.is_sensitive_key(flag.lstrip("-"))
+                and not out[index + 1].startswith("-")
+            ):
+                self.redactor.remember(out[index + 1])
+                out[index + 1] = REDACTED
+        return out
+
     def _json(self, value: object, seen: set[int], depth: int) -> str:
         try:
             return json.dumps(self._jsonable(value, seen, depth), ensure_ascii=False)
         except Exception:
-            return f"<unrepresentable {type(value).__name__}>"
+            return unreadable(value)
 
     def _jsonable(self, value: object, seen: set[int], depth: int) -> _Json:
         """A JSON-safe copy with sensitive keys redacted (for nested values)."""
         if value is None or isinstance(value, (bool, int, float)):
-            if isinstance(value, float) and value != value:  # NaN is not JSON
-                return "NaN"
-            if isinstance(value, float) and value in (float("inf"), float("-inf")):
-                return str(value)
+            if isinstance(value, bool):
+                return bool(value)
+            if isinstance(value, int):
+                return int.__index__(value)
+            if isinstance(value, float):
+                value = float(value)
+                if value != value or value in (float("inf"), float("-inf")):
+                    return str(value)  # NaN and infinities are not JSON
             return value
         if isinstance(value, str):
-            return self.text(value)
+            return self.text(plain_text(value))
         if id(value) in seen:
             return "<recursive>"
         if depth > 32:
             return "<too deep>"
-        if isinstance(value, Mapping):
+        nested = value if isinstance(value, Mapping) else _record_fields(value)
+        if nested is not None:
             seen.add(id(value))
             try:
+                items = _items(nested)
+                if items is None:
+                    return unreadable(value)
                 result: dict[str, Any] = {}
-                for k, v in list(value.items()):
+                for k, v in items:
                     key = self._key(k)
                     if self.redactor.is_sensitive_key(key):
                         self.redactor.remember(v)
@@ -354,7 +416,12 @@ class FieldCoercer:
         if isinstance(value, _SEQUENCES):
             seen.add(id(value))
             try:
-                return [self._jsonable(v, seen, depth + 1) for v in _ordered(value)]
+                items_list = _ordered(value)
+                if items_list is None:
+                    return unreadable(value)
+                if all(type(i) is str for i in items_list):
+                    items_list = self.redact_argv(items_list)
+                return [self._jsonable(v, seen, depth + 1) for v in items_list]
             finally:
                 seen.discard(id(value))
         return self.text(_scalar_text(value))
@@ -368,14 +435,65 @@ class _Budget:
         self.dropped = 0
 
 
-def _ordered(value: Any) -> list[Any]:
-    items = list(value)
+def _ordered(value: Any) -> Optional[list[Any]]:
+    """The items of a sequence (sets sorted when they can be), or ``None`` when
+    reading them fails (a hostile ``__iter__``)."""
+    try:
+        items = list(value)
+    except Exception:
+        return None
     if isinstance(value, (set, frozenset)):
         try:
             items.sort()
         except Exception:
-            items.sort(key=_safe_str)
+            items.sort(key=plain_text)
     return items
+
+
+def _items(mapping: Mapping[Any, Any]) -> Optional[list[tuple[Any, Any]]]:
+    """The items of a mapping, or ``None`` when reading them fails."""
+    try:
+        return list(mapping.items())
+    except Exception:
+        return None
+
+
+def _record_fields(value: object) -> Optional[dict[str, Any]]:
+    """A dataclass instance's or a named tuple's fields as a mapping, else ``None``.
+
+    So ``Creds(user="bob", password="...")`` is redacted like the mapping
+    ``{"user": "bob", "password": ...}``.
+    """
+    try:
+        if isinstance(value, tuple):
+            names = getattr(type(value), "_fields", None)
+            if isinstance(names, tuple) and all(type(n) is str for n in names):
+                return dict(zip(names, tuple.__iter__(value)))
+        fields = getattr(type(value), "__dataclass_fields__", None)
+        if isinstance(fields, dict) and not isinstance(value, type):
+            return {name: getattr(value, name, None) for name in fields if type(name) is str}
+    except Exception:
+        return {"fields": unreadable(value)}
+    return None
+
+
+def unreadable(value: object) -> str:
+    """The placeholder for a value that cannot be read; counted as
+    ``value_replaced`` in the self-diagnostics."""
+    name = _type_name(value)
+    _diagnostics.report(
+        _diagnostics.VALUE_REPLACED,
+        f"a value of type {name} could not be read and was replaced by a placeholder",
+    )
+    return f"<unrepresentable {name}>"
+
+
+def _type_name(value: object) -> str:
+    try:
+        name = type(value).__name__
+        return name if type(name) is str and name.isidentifier() else "object"
+    except Exception:
+        return "object"
 
 
 _STR_TYPES: tuple[type, ...] = ()
@@ -393,11 +511,25 @@ def _str_types() -> tuple[type, ...]:
     return _STR_TYPES
 
 
-def _safe_str(value: object) -> str:
+def plain_text(value: object) -> str:
+    """``value`` as an exact ``str``, never raising.
+
+    A ``str`` subclass is read through ``str`` itself, so its own
+    ``__str__``, ``__hash__`` or ``isascii`` (possibly hostile) are never
+    called; anything else through ``str()``, or a counted placeholder.
+    """
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        try:
+            return str.__str__(value)
+        except Exception:
+            return unreadable(value)
     try:
-        return str(value)
+        text = str(value)
+        return text if type(text) is str else str.__str__(text)
     except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
+        return unreadable(value)
 
 
 def _scalar_text(value: object) -> str:
@@ -408,20 +540,21 @@ def _scalar_text(value: object) -> str:
         if isinstance(value, _dt.timedelta):
             return format_duration(value.total_seconds())
         if isinstance(value, enum.Enum):
-            return _safe_str(value.value)
+            return plain_text(value.value)
         if isinstance(value, _str_types()):
             return str(value)
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value).decode("utf-8", "backslashreplace")
         if isinstance(value, BaseException):
             return exception_text(value)
-        return repr(value)
+        text = repr(value)
+        return text if type(text) is str else str.__str__(text)
     except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
+        return unreadable(value)
 
 
 def exception_text(exc: BaseException) -> str:
     """``"TypeName: message"``, or the type name alone for an empty message."""
     name = type(exc).__name__
-    message = _safe_str(exc)
+    message = plain_text(exc)
     return f"{name}: {message}" if message else name

@@ -1,21 +1,43 @@
 """Redaction: secrets become a fixed marker before any output sees them.
 
 Three rules, applied to every string opslog emits (messages, field values,
-names, error text and stack traces):
+names, error text and stack traces). The full list, what pattern-based
+redaction cannot catch, and how to add rules are in ``SECURITY.md``.
 
-1. **Sensitive keys.** A field whose key contains one of
-   :data:`DEFAULT_SENSITIVE_KEYS` (case-insensitive, ``-``/``.``/space read as
-   ``_``; so ``DB-Password`` and ``x_api_key`` match) has its whole value
-   replaced by :data:`REDACTED`, whatever its type, nested mappings included.
-2. **Secrets inside text.** ``password=...``, ``"token": "..."``,
-   ``Authorization: Bearer ...``, ``Basic ...``, credentials in URLs
-   (``https://user:pw@host``), PEM private-key blocks, JWTs and AWS access
-   key ids are rewritten in place, keeping the key so the text stays
-   readable: ``password=[REDACTED]``.
-3. **Known values.** A value once seen under a sensitive key (six characters
-   or more; the last :data:`KNOWN_SECRETS_LIMIT` are kept in memory, never
-   output) is scrubbed wherever it appears later, e.g. inside an exception
-   message that echoes a password passed earlier as a field.
+1. **Sensitive keys.** A field whose key names a secret has its whole value
+   replaced by :data:`REDACTED`, whatever its type, nested mappings,
+   dataclasses and named tuples included. Keys are *normalised* before
+   matching: invisible characters (zero-width spaces, soft hyphens...) are
+   dropped, camelCase is split, any run of non-alphanumeric characters is a
+   separator, case is ignored. A key is sensitive when its letters joined
+   contain a fragment of :data:`DEFAULT_SENSITIVE_KEYS` (``Pass_Word``,
+   ``pass word``, ``clientSecret``, ``X-Amz-Security-Token``), or when one
+   of its words is a short form of :data:`DEFAULT_SENSITIVE_WORDS` (``pwd``,
+   ``jwt``, ``sig``: whole words only, so ``signal`` is not one).
+2. **Secrets inside text.** ``key=value`` / ``key: value`` / ``key => value``
+   / ``"key": "value"`` (escaped JSON too) for sensitive keys, ``--password
+   S`` command-line flags, ``<password>S</password>``, ``Authorization:
+   Bearer ...``, credentials in URLs (``https://user:p@ss@host``,
+   ``https://TOKEN@host``), signed-URL and token query or path parameters,
+   PEM/PGP/OpenSSH private key blocks, JWTs (also glued to other text), AWS
+   and Google API key ids. The key is kept so the text stays readable:
+   ``password=[REDACTED]``.
+3. **Known values.** A value once seen under a sensitive key (six
+   characters or more, whatever its type) is scrubbed wherever it appears
+   later, for example inside an exception message that echoes a password
+   passed earlier as a field. Only a *fingerprint* is kept (length, a
+   four-character anchor and a keyed 64-bit hash), at most
+   :data:`KNOWN_SECRETS_LIMIT` of them, process-wide, across every
+   :func:`opslog.configure`. Known values never rewrite opslog's own
+   vocabulary (statuses, event names) nor the required fields
+   (:meth:`Redactor.redact_name` leaves them out).
+
+**Cost.** Every pattern is linear in the length of the text: a match can
+only start at a literal anchor or at the boundary of a run of characters,
+every repetition is bounded by a constant or taken whole (no backtracking
+into it), and a value that runs to the end of its run is consumed, so no
+character is read more than a constant number of times. An attacker who
+controls a log message cannot make a log call slow.
 
 The marker never echoes any part of the secret (no length, no prefix, no
 hash). Keys can be added (``redact_keys``), exempted (``allow_keys``) and
@@ -26,21 +48,29 @@ replaced) through :func:`opslog.configure`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from typing import Final
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Final, Optional
 
 __all__ = [
     "DEFAULT_SENSITIVE_KEYS",
+    "DEFAULT_SENSITIVE_WORDS",
+    "KNOWN_SECRETS",
     "KNOWN_SECRETS_LIMIT",
     "REDACTED",
+    "KnownSecrets",
     "Redactor",
+    "normalise_key",
 ]
 
 #: What a secret is replaced with.
 REDACTED: Final = "[REDACTED]"
 
-#: Key fragments that mark a field as sensitive (matched as substrings of the
-#: normalised key).
+#: Key fragments that mark a field as sensitive, matched inside the key's
+#: letters joined (``pass_word``, ``Pass-Word`` and ``passWord`` all read
+#: ``password``).
 DEFAULT_SENSITIVE_KEYS: Final = (
     "password",
     "passwd",
@@ -55,81 +85,350 @@ DEFAULT_SENSITIVE_KEYS: Final = (
     "private_key",
     "cookie",
     "session",
+    "signature",
+    "bearer",
 )
 
-KNOWN_SECRETS_LIMIT: Final = 128
+#: Short forms that mark a key as sensitive only as a whole word of it
+#: (``db_pwd``, ``userPwd``, ``jwt``, ``sig``; not ``signal``).
+DEFAULT_SENSITIVE_WORDS: Final = ("pwd", "pw", "pass", "jwt", "sig", "auth", "otp", "pin")
+
+#: Most known secret fingerprints kept (the oldest go first).
+KNOWN_SECRETS_LIMIT: Final = 256
 _KNOWN_SECRET_MIN_LEN: Final = 6
+_ANCHOR: Final = 4
+
+#: opslog's own words: never remembered as a secret value, so a status or an
+#: event name is never rewritten (``{"session_state": "completed"}``).
+_VOCABULARY: Final = frozenset(
+    (
+        "completed",
+        "failed",
+        "abandoned",
+        "cancelled",
+        "retrying",
+        "running",
+        "unknown",
+        "operation_start",
+        "operation_end",
+        "child_operation_start",
+        "step_start",
+        "step_end",
+        "step_info",
+        "step_debug",
+        "step_warning",
+        "step_error",
+        "step_success",
+        "step_duration",
+        "_operation",
+        "[REDACTED]",
+        "true",
+        "false",
+        "null",
+        "none",
+    )
+)
 
 _CACHE_SIZE = 4096
+_KEY_CHARS_LIMIT = 256
+#: Longest quoted secret recognised as one unit (a longer one is redacted up
+#: to its first blank).
+_QUOTED = 1024
 
-# A cheap test that lets most strings skip the pattern pass entirely.
-_TRIGGER_EXTRA = r"bearer|basic|://|-----begin|eyj|akia|asia"
+
+# --- keys ------------------------------------------------------------------------------
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NON_ALNUM = re.compile(r"[^0-9a-zA-Z]+")
 
 
-def _normalise_key(key: str) -> str:
-    return key.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+def normalise_key(key: str) -> tuple[str, tuple[str, ...]]:
+    """``(joined, words)`` of a key: invisible characters dropped, camelCase
+    split, any non-alphanumeric run a separator, lower case.
+
+    ``"clientSecret"`` gives ``("clientsecret", ("client", "secret"))``.
+    """
+    key = key[:_KEY_CHARS_LIMIT]
+    if not key.isascii():
+        # Compatibility forms (full-width letters) become ASCII; format
+        # characters (zero-width space, soft hyphen, BOM...) disappear.
+        key = unicodedata.normalize("NFKC", key)
+        key = "".join(c for c in key if unicodedata.category(c) != "Cf")
+    words = tuple(w.lower() for w in _NON_ALNUM.split(_CAMEL.sub(" ", key)) if w)
+    return "".join(words), words
+
+
+# --- known secret values --------------------------------------------------------------
+class KnownSecrets:
+    """Fingerprints of secret values seen under sensitive keys. Process-wide.
+
+    Each value is kept as ``(length, anchor, hash)``: its length, its first
+    four characters (to find candidates in a text quickly) and Python's
+    keyed string hash of the whole value. Memory is bounded by
+    :data:`KNOWN_SECRETS_LIMIT` whatever the values' sizes. A text is
+    scrubbed by finding the anchors (one regular expression, linear) and
+    comparing the hash of the candidate slice.
+    """
+
+    def __init__(self, limit: int = KNOWN_SECRETS_LIMIT) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._prints: OrderedDict[tuple[int, int], str] = OrderedDict()
+        #: Bumped on every new value: memos of redacted text compare it.
+        self.generation = 0
+        self._finder: Optional[re.Pattern[str]] = None
+        self._by_anchor: dict[str, tuple[tuple[int, int], ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self._prints)
+
+    def remember(self, text: str) -> None:
+        """Keep the fingerprint of ``text`` (a secret value's text form)."""
+        if len(text) < _KNOWN_SECRET_MIN_LEN or text.strip().lower() in _VOCABULARY:
+            return
+        key = (len(text), hash(text))
+        with self._lock:
+            if key in self._prints:
+                self._prints.move_to_end(key)
+                return
+            self._prints[key] = text[:_ANCHOR]
+            while len(self._prints) > self._limit:
+                self._prints.popitem(last=False)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        by_anchor: dict[str, list[tuple[int, int]]] = {}
+        for key, anchor in self._prints.items():
+            by_anchor.setdefault(anchor, []).append(key)
+        anchors = sorted(by_anchor, key=len, reverse=True)
+        # Readers take the pair of attributes in one tuple: never half-built.
+        self._by_anchor = {a: tuple(keys) for a, keys in by_anchor.items()}
+        self._finder = re.compile("|".join(map(re.escape, anchors))) if anchors else None
+        self.generation += 1
+
+    def clear(self) -> None:
+        """Forget every value (for tests)."""
+        with self._lock:
+            self._prints.clear()
+            self._rebuild()
+
+    def spans(self, text: str, out: list[tuple[int, int, int]]) -> None:
+        """Add the spans of ``text`` that hold a remembered value to ``out``."""
+        with self._lock:
+            finder, by_anchor = self._finder, self._by_anchor
+        if finder is None:
+            return
+        position = 0
+        while True:
+            match = finder.search(text, position)
+            if match is None:
+                return
+            start = match.start()
+            found = 0
+            for length, digest in by_anchor.get(match.group(), ()):
+                if length > found and hash(text[start : start + length]) == digest:
+                    found = length  # the longest value starting here wins
+            if found:
+                out.append((start, start + found, 0))
+                position = start + found
+            else:
+                position = start + 1
+
+
+#: The one store of known secret values: it outlives every configuration.
+KNOWN_SECRETS = KnownSecrets()
+
+
+# --- text rules -----------------------------------------------------------------------
+#: Replaced spans, strongest rule first at an equal start.
+_Span = tuple[int, int, int]
+_QUERY, _FLAG, _PAIR, _FIXED = 3, 3, 2, 1
+
+_SCHEME = r"(?:(?:bearer|basic|digest|negotiate|token|apikey|ntlm|aws4-hmac-sha256)[ \t]{1,8})?"
+
+
+def _atomic(pattern: str, name: str) -> str:
+    """``pattern`` matched once and never backtracked into (lookahead + backreference)."""
+    return rf"(?=(?P<{name}>{pattern}))(?P={name})"
+
+
+def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """The rules that start from a sensitive key, for the lower-cased text.
+
+    Each is linear: it starts at a literal (the keyword, ``?``/``&``/``;``,
+    ``-`` or ``<``), its key parts are bounded and taken whole, and its value
+    either is bounded or runs to the end of its run and is consumed.
+    """
+    tail = _atomic(r"[a-z0-9_.\-]{0,40}", "t")
+    separator = r"(?:\\{0,3}[\"'])?[ \t]{0,8}(?:=>|:=|=|:)[ \t]{0,8}"
+    return (
+        # ?sig=, &access_token=, ;jsessionid=: the value ends at the next parameter.
+        (
+            re.compile(rf"[?&;][a-z0-9_.\-]{{0,40}}?(?:{keywords}){tail}=(?P<w>[^&#;?\s\"'<>]+)"),
+            _QUERY,
+        ),
+        # --password S, --password=S, and a list's repr ('--password', 'S').
+        (
+            re.compile(
+                rf"(?<![\w-])--?[a-z0-9_\-]{{0,40}}?(?:{keywords})"
+                + _atomic(r"[a-z0-9_\-]{0,40}", "t")
+                + r"(?:[\"'],[ \t]{0,4}[\"']|[ \t]{1,8}|=)(?!-)(?P<w>[^\s\"']+)"
+            ),
+            _FLAG,
+        ),
+        # "key": "value" (escaped JSON too: the quotes stay), key=value,
+        # key: value, key => value (up to the next blank).
+        (
+            re.compile(
+                rf"(?:{keywords}){tail}{separator}{_SCHEME}"
+                rf"(?:(?P<q>\\{{0,3}}[\"'])(?P<v>[^\"'\\\n]{{1,{_QUOTED}}})(?P=q)|(?P<w>\S+))"
+            ),
+            _PAIR,
+        ),
+        # <password>S</password>, <db:Password attr="x">S</db:Password>.
+        (
+            re.compile(
+                rf"<[a-z0-9_.:\-]{{0,40}}?(?:{keywords})"
+                + _atomic(r"[a-z0-9_.:\-]{0,40}", "t")
+                + r"(?:\s[^<>]{0,256})?>(?P<w>[^<]+)"
+            ),
+            _PAIR,
+        ),
+    )
+
+
+#: Rules that need no key: (literal that must be present, pattern, on the
+#: lower-cased text?). The group ``w`` (else the whole match) is replaced.
+_FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
+    # Private key blocks (PEM, PKCS#8, OpenSSH, PGP) to their END line or the
+    # end of the text: a cut block is still a secret.
+    (
+        "-----BEGIN",
+        re.compile(
+            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:.*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+            re.DOTALL,
+        ),
+        False,
+    ),
+    # PuTTY key files: the private lines up to the MAC.
+    (
+        "private-lines:",
+        re.compile(r"private-lines:(?P<w>.*?private-mac:[^\n]*|.*\Z)", re.DOTALL),
+        True,
+    ),
+    # Credentials in URLs: all of the user information, up to the last "@"
+    # of the authority (a password may hold "@"; a token may be the user).
+    ("://", re.compile(r"://(?P<w>[^\s/?#\"'<>]{1,1024})@"), False),
+    # Authorization schemes on their own: "Bearer abc...".
+    ("bearer", re.compile(r"bearer[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
+    ("basic", re.compile(r"basic[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
+    # JWTs, also glued to up to 64 other characters: three base64url
+    # segments from "eyJ" (base64 of '{"').
+    (
+        "eyJ",
+        re.compile(
+            r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{0,64}?(?P<w>eyJ"
+            + _atomic(r"[A-Za-z0-9_\-]{2,1024}", "h")
+            + r"\."
+            + _atomic(r"[A-Za-z0-9_\-]{2,}", "p")
+            + r"\.[A-Za-z0-9_\-]*)"
+        ),
+        False,
+    ),
+    # AWS access key ids and Google API keys.
+    ("AKIA", re.compile(r"(?<![A-Z0-9])AKIA[0-9A-Z]{16}(?![A-Z0-9])"), False),
+    ("ASIA", re.compile(r"(?<![A-Z0-9])ASIA[0-9A-Z]{16}(?![A-Z0-9])"), False),
+    ("AIza", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), False),
+)
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def _lower(text: str) -> str:
+    """ASCII lower case, same length (``str.lower`` may change the length of
+    non-ASCII text, and the spans found must fit the original)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def _spans_of(pattern: re.Pattern[str], text: str, strength: int, out: list[_Span]) -> None:
+    for match in pattern.finditer(text):
+        for group in ("v", "w"):
+            if group in pattern.groupindex and match.start(group) >= 0:
+                out.append((match.start(group), match.end(group), strength))
+                break
+        else:
+            out.append((match.start(), match.end(), strength))
+
+
+def _replace(text: str, spans: list[_Span]) -> str:
+    """``text`` with the union of ``spans`` replaced by :data:`REDACTED`; at
+    an equal start only the strongest rule's span counts."""
+    spans.sort(key=lambda s: (s[0], -s[2]))
+    out: list[str] = []
+    done = 0
+    last_start = -1
+    current: Optional[list[int]] = None
+    for start, end, _ in spans:
+        if start == last_start:
+            continue  # a weaker rule's reading of the same value
+        last_start = start
+        if current is not None and start <= current[1]:
+            current[1] = max(current[1], end)
+            continue
+        if current is not None:
+            out.append(text[done : current[0]])
+            out.append(REDACTED)
+            done = current[1]
+        current = [start, end]
+    if current is None:
+        return text
+    out.append(text[done : current[0]])
+    out.append(REDACTED)
+    out.append(text[current[1] :])
+    return "".join(out)
 
 
 class Redactor:
-    """Decides what is secret and rewrites it. Immutable apart from known values."""
+    """Decides what is secret and rewrites it. Immutable; known values live in
+    :data:`KNOWN_SECRETS`."""
 
     def __init__(
         self,
         *,
         sensitive_keys: Iterable[str] = DEFAULT_SENSITIVE_KEYS,
+        sensitive_words: Iterable[str] = DEFAULT_SENSITIVE_WORDS,
         allow_keys: Iterable[str] = (),
         extra_patterns: Iterable[str | re.Pattern[str]] = (),
-        known_values: Iterable[str] = (),
+        known: KnownSecrets = KNOWN_SECRETS,
     ) -> None:
         self.sensitive_keys: tuple[str, ...] = tuple(
-            dict.fromkeys(_normalise_key(k) for k in sensitive_keys if k)
+            dict.fromkeys(j for j, _ in map(normalise_key, sensitive_keys) if j)
         )
-        self.allow_keys: frozenset[str] = frozenset(_normalise_key(k) for k in allow_keys)
+        self.sensitive_words: frozenset[str] = frozenset(
+            j for j, _ in map(normalise_key, sensitive_words) if j
+        )
+        self.allow_keys: frozenset[str] = frozenset(normalise_key(k)[0] for k in allow_keys)
         self.extra_patterns: tuple[re.Pattern[str], ...] = tuple(
             p if isinstance(p, re.Pattern) else re.compile(p) for p in extra_patterns
         )
-        # Sensitive fragments as a regex for text: "_" in a fragment matches
-        # "_", "-", "." or nothing (api_key, api-key, apikey).
-        fragments = (
-            "|".join(re.escape(k).replace("_", "[_.-]?") for k in self.sensitive_keys) or r"(?!x)x"
+        self.known = known
+        # Each keyword: (a literal the text must contain, its pattern). A key
+        # fragment may be spelt with separators in text (pass_word, api-key),
+        # so its literal is its first word.
+        keywords: dict[str, list[str]] = {}
+        for source in DEFAULT_SENSITIVE_KEYS + tuple(sensitive_keys):
+            if normalise_key(source)[0] in self.sensitive_keys:
+                words = _text_words(source)
+                keywords.setdefault(words[0], []).append(r"[_.\- ]?".join(map(re.escape, words)))
+        for word in self.sensitive_words:
+            keywords.setdefault(word, []).append(rf"(?<![a-z]){re.escape(word)}(?![a-z])")
+        self._keywords = tuple(
+            (literal, "|".join(dict.fromkeys(patterns))) for literal, patterns in keywords.items()
         )
-        key = rf"[\w.-]*(?:{fragments})[\w.-]*"
-        value = r"(?:\"[^\"]*\"|'[^']*'|[^\s,;&'\"}}\])]+)"
-        self._patterns: tuple[tuple[re.Pattern[str], str], ...] = (
-            (
-                re.compile(
-                    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
-                    re.DOTALL,
-                ),
-                REDACTED,
-            ),
-            # key=value, key: value, "key": "value" for sensitive keys; an
-            # auth scheme is kept: "Authorization: Bearer [REDACTED]".
-            (
-                re.compile(
-                    rf"(?i)([\"']?{key}[\"']?\s*[:=]\s*)"
-                    r"((?:bearer|basic|digest|negotiate|token|apikey)\s+)?"
-                    rf"{value}"
-                ),
-                r"\1\2" + REDACTED,
-            ),
-            (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 " + REDACTED),
-            # Credentials in URLs: scheme://user:secret@host.
-            (
-                re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@"),
-                r"\1" + REDACTED + "@",
-            ),
-            (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-            (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
-        )
-        self._trigger = re.compile(rf"(?i){fragments}|{_TRIGGER_EXTRA}")
-        self._known: tuple[str, ...] = ()
+        self._rules_for: dict[tuple[str, ...], tuple[tuple[re.Pattern[str], int], ...]] = {}
         # Field names repeat endlessly: remember the answers. Dict reads and
         # writes are atomic; a full cache is simply dropped.
         self._key_cache: dict[str, bool] = {}
-        self._on_new_secret: list[Callable[[], None]] = []
-        for v in known_values:
-            self.remember(v)
 
     # -- keys -------------------------------------------------------------
     def is_sensitive_key(self, key: str) -> bool:
@@ -137,9 +436,10 @@ class Redactor:
         cached = self._key_cache.get(key)
         if cached is not None:
             return cached
-        norm = _normalise_key(key)
-        sensitive = norm not in self.allow_keys and any(
-            fragment in norm for fragment in self.sensitive_keys
+        joined, words = normalise_key(key)
+        sensitive = joined not in self.allow_keys and (
+            any(fragment in joined for fragment in self.sensitive_keys)
+            or not self.sensitive_words.isdisjoint(words)
         )
         if len(self._key_cache) >= _CACHE_SIZE:
             self._key_cache = {}
@@ -148,34 +448,79 @@ class Redactor:
 
     # -- values -----------------------------------------------------------
     def remember(self, value: object) -> None:
-        """Record a secret value so it is scrubbed from any later text."""
-        if not isinstance(value, str) or len(value) < _KNOWN_SECRET_MIN_LEN:
-            return
-        known = self._known
-        if value in known:
-            return
-        # Replace the tuple whole: readers on other threads see the old or the
-        # new one, never a half-built one.
-        self._known = (*known[-(KNOWN_SECRETS_LIMIT - 1) :], value)
-        for forget in self._on_new_secret:
-            forget()  # texts redacted before may contain the new secret
+        """Record a secret value so it is scrubbed from any later text.
 
-    def on_new_secret(self, forget: Callable[[], None]) -> None:
-        """Call ``forget()`` whenever a new secret value is remembered.
-
-        For memos of redacted text (see :class:`opslog.fields.coercion.FieldCoercer`):
-        a text redacted before may contain the new secret.
+        Strings, bytes and numbers are remembered by their text form; other
+        values (containers) by nothing: their parts are not secret on their own.
         """
-        self._on_new_secret.append(forget)
+        try:
+            if isinstance(value, str):
+                text = value
+            elif isinstance(value, (bytes, bytearray)):
+                text = bytes(value[:65536]).decode("utf-8", "backslashreplace")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                text = repr(value)
+            else:
+                return
+            self.known.remember(str.__str__(text) if type(text) is not str else text)
+        except Exception:  # a hostile str subclass: nothing to remember
+            return
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever a new secret value is remembered."""
+        return self.known.generation
 
     def redact_text(self, text: str) -> str:
-        """Rewrite every secret inside ``text``. (Not memoised: callers memoise.)"""
-        for secret in self._known:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        if self._trigger.search(text) is not None:
-            for pattern, replacement in self._patterns:
-                text = pattern.sub(replacement, text)
+        """Rewrite every secret inside ``text``: known values and the patterns."""
+        return self._redact(text, with_known=True)
+
+    def redact_name(self, text: str) -> str:
+        """The text patterns only, for opslog's required fields (names, job
+        ids): a known value never rewrites them."""
+        return self._redact(text, with_known=False)
+
+    def _redact(self, text: str, with_known: bool) -> str:
+        spans: list[_Span] = []
+        if with_known:
+            self.known.spans(text, spans)
+        lower = _lower(text)
+        present = tuple(pattern for literal, pattern in self._keywords if literal in lower)
+        if present:
+            for pattern, strength in self._keyword_rules(present):
+                _spans_of(pattern, lower, strength, spans)
+        for literal, pattern, on_lower in _FIXED_RULES:
+            subject = lower if on_lower else text
+            if literal in subject:
+                _spans_of(pattern, subject, _FIXED, spans)
         for extra in self.extra_patterns:
-            text = extra.sub(REDACTED, text)
-        return text
+            for match in extra.finditer(text):
+                if match.end() > match.start():
+                    spans.append((match.start(), match.end(), _FIXED))
+        return _replace(text, spans) if spans else text
+
+    def _keyword_rules(self, present: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], int], ...]:
+        rules = self._rules_for.get(present)
+        if rules is None:
+            rules = _keyword_rules("|".join(present))
+            if len(self._rules_for) >= 256:
+                self._rules_for = {}
+            self._rules_for[present] = rules
+        return rules
+
+
+def _text_words(fragment: str) -> list[str]:
+    """A key fragment's words as text may separate them (``pass_word``,
+    ``api-key``, ``pass word``)."""
+    words = [w for w in _NON_ALNUM.split(fragment.lower()) if w]
+    if len(words) == 1 and words[0] in _SPLITS:
+        return list(_SPLITS[words[0]])
+    return words or [fragment.lower()]
+
+
+#: Where a one-word fragment may be written as two in text.
+_SPLITS: Final = {
+    "password": ("pass", "word"),
+    "passphrase": ("pass", "phrase"),
+    "apikey": ("api", "key"),
+}
