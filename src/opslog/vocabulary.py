@@ -75,9 +75,13 @@ REQUIRED_FIELDS: Final = (
     FIELD_EVENT,
 )
 
-#: Keys a caller's ``fields`` may not overwrite. A caller value under one of
-#: these keys is kept, renamed to ``fields.<key>``.
-RESERVED_FIELDS: Final = frozenset((*REQUIRED_FIELDS, FIELD_MESSAGE))
+#: The keys a JSON line adds to an event's fields (see :mod:`opslog.channels.jsonlines`).
+JSON_LINE_KEYS: Final = ("@timestamp", "level", "msg", "span_id", "parent_span_id")
+
+#: Keys a caller's ``fields`` may not overwrite, on any channel: the required
+#: fields, ``message`` and the keys of a JSON line. A caller value under one
+#: of these keys is kept, renamed to ``fields.<key>``.
+RESERVED_FIELDS: Final = frozenset((*REQUIRED_FIELDS, FIELD_MESSAGE, *JSON_LINE_KEYS))
 
 #: The ``step`` value of operation-level events (``operation_start``,
 #: ``operation_end``, ``child_operation_start``), which belong to no step.

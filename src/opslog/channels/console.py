@@ -16,7 +16,7 @@ from typing import IO, Any, Optional
 
 from ..vocabulary import FIELD_MESSAGE, REQUIRED_FIELDS
 
-__all__ = ["ConsoleFormatter", "console_handler"]
+__all__ = ["ConsoleFormatter", "console_handler", "field_text", "one_line"]
 
 _COLOURS = {
     "DEBUG": "\x1b[2m",
@@ -28,6 +28,39 @@ _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
 _HIDDEN = frozenset((*REQUIRED_FIELDS, FIELD_MESSAGE, "exception.stacktrace"))
 _LEVEL_NAMES = {"WARNING": "WARN"}
+
+
+#: Control characters (C0, DEL, C1), line and paragraph separators and bidi
+#: controls, each written as an escape: one event is always one line, and
+#: nothing from a message can move the cursor, recolour the terminal, set
+#: its title or write to the clipboard (OSC 52).
+_ESCAPES: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_ESCAPES.update(
+    {
+        c: f"\\u{c:04x}"
+        for c in (0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    }
+)
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print on a terminal as (part of) one line."""
+    return text if text.isprintable() else text.translate(_ESCAPES)
+
+
+def field_text(value: object, limit: int) -> str:
+    """A field value as shown after ``key=``: lists joined with commas, quoted
+    when empty or holding blanks, cut after ``limit`` characters, one line."""
+    try:
+        text = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    if " " in text or not text:
+        text = repr(text)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return one_line(text)
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -44,11 +77,18 @@ class ConsoleFormatter(logging.Formatter):
         level = _LEVEL_NAMES.get(record.levelname, record.levelname)
         fields: Optional[dict[str, Any]] = getattr(record, "opslog", None)
         if isinstance(fields, dict):
-            where = f"{fields.get('operation', '')}/{fields.get('step', '')}"
-            extra = " ".join(f"{k}={self._value(v)}" for k, v in fields.items() if k not in _HIDDEN)
+            where = one_line(f"{fields.get('operation', '')}/{fields.get('step', '')}")
+            extra = " ".join(
+                f"{one_line(str(k))}={field_text(v, self.max_field_chars)}"
+                for k, v in fields.items()
+                if k not in _HIDDEN
+            )
         else:
-            where, extra = record.name, ""
-        message = record.getMessage()
+            where, extra = one_line(record.name), ""
+        try:
+            message = one_line(record.getMessage())
+        except Exception:  # a foreign record whose arguments do not fit its format
+            message = one_line(repr(record.msg))
         if self.colour:
             colour = _COLOURS.get(record.levelname, "")
             line = f"{_DIM}{stamp}{_RESET} {colour}{level:<5}{_RESET} {where}  {message}"
@@ -59,14 +99,6 @@ class ConsoleFormatter(logging.Formatter):
             if extra:
                 line += f"  {extra}"
         return line
-
-    def _value(self, value: object) -> str:
-        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        if " " in text or not text:
-            text = repr(text)
-        if len(text) > self.max_field_chars:
-            text = text[: self.max_field_chars] + "…"
-        return text
 
 
 def console_handler(stream: Optional[IO[str]] = None) -> logging.Handler:

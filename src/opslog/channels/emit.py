@@ -41,7 +41,7 @@ from ..vocabulary import FIELD_EVENT, FIELD_MESSAGE, FIELD_STEP, RESERVED_FIELDS
 if TYPE_CHECKING:
     from ..core.scope import Scope
 
-__all__ = ["LOGGER_NAME", "emit"]
+__all__ = ["LOGGER_NAME", "LOGRECORD_ATTRIBUTES", "emit"]
 
 #: The stdlib logger every event is sent to.
 LOGGER_NAME = "opslog"
@@ -50,13 +50,16 @@ _stdlib_logger = logging.getLogger(LOGGER_NAME)
 # application decides where opslog's records go.
 _stdlib_logger.addHandler(logging.NullHandler())
 
-#: Attribute names of ``logging.LogRecord``: a field with one of these names
-#: is set as ``fields.<name>`` so it cannot overwrite the record's own data.
-_LOGRECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message",
-    "asctime",
-    "opslog",
-}
+#: Every name a ``logging.LogRecord`` has, data and methods (``msg``,
+#: ``args``, ``exc_info``, ``getMessage``...) plus what formatters and opslog
+#: add: a field with one of these names is set on the record as
+#: ``fields.<name>``, so it can neither overwrite the record's own data nor
+#: break a handler.
+LOGRECORD_ATTRIBUTES = (
+    frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+    | frozenset(dir(logging.LogRecord))
+    | {"message", "asctime", "taskName", "opslog", "span_id", "parent_span_id"}
+)
 
 #: Called with every emitted event, whatever the channel settings: the hook
 #: :mod:`opslog.testing` captures events with. Empty in production.
@@ -231,7 +234,7 @@ def _stdlib_record(
     for key, value in attributes.items():
         if key == FIELD_MESSAGE:
             continue  # it is the record's message already
-        if key in _LOGRECORD_ATTRS:
+        if key in LOGRECORD_ATTRIBUTES:
             key = "fields." + key
         fields[key] = value
     record.__dict__.update(fields)

@@ -12,6 +12,7 @@ prints the trace id to look up in Jaeger.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import sys
@@ -21,6 +22,7 @@ import urllib.parse
 from typing import Any, Optional, Sequence
 
 from ..export.pipeline import PIPELINE
+from .logread import MAX_LINE
 
 __all__ = ["main"]
 
@@ -169,9 +171,11 @@ def _tree(args: argparse.Namespace) -> int:
             stream.close()
     for line in draw(builder.open_roots(), tree_filter, colour):
         print(line)
+    evicted = f", {builder.evicted} drawn early to bound memory" if builder.evicted else ""
     print(
-        f"{stats.events} events, {len(builder.open_roots())} operation(s) still running, "
-        f"{stats.skipped} line(s) skipped (not opslog JSON)",
+        f"{stats.events} events, {len(builder.open_roots())} operation(s) still running"
+        f"{evicted}, {stats.skipped} line(s) skipped (not opslog JSON, or over "
+        f"{MAX_LINE // 1024} KiB)",
         file=sys.stderr,
     )
     return 0
@@ -196,11 +200,23 @@ def _report(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps({**report.as_dict(), "lines_skipped": stats.skipped}, indent=2))
+        document = {**report.as_dict(), "lines_skipped": stats.skipped}
+        print(json.dumps(_finite(document), indent=2, allow_nan=False))
     else:
         print("\n".join(report.table()))
         print(f"\n{stats.events} events read, {stats.skipped} line(s) skipped (not opslog JSON)")
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that JSON cannot hold (NaN, infinities) as ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -40,12 +40,15 @@ def parse_time(text: str, now: Optional[_dt.datetime] = None) -> _dt.datetime:
         ValueError: with the accepted forms.
     """
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    match = _RELATIVE.match(text)
+    match = _RELATIVE.match(text[:64])
     if match:
-        return now - _dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        try:
+            return now - _dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        except (OverflowError, ValueError):
+            raise ValueError(f"{text[:64]!r} reaches back before the year 1") from None
     try:
-        value = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        value = _dt.datetime.fromisoformat(text[:64].strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
         raise ValueError(
             f"{text!r} is not a time: use ISO 8601 (2025-01-22T10:00:00Z) "
             "or a span back from now (30m, 1h, 24h, 7d)"
@@ -54,9 +57,14 @@ def parse_time(text: str, now: Optional[_dt.datetime] = None) -> _dt.datetime:
 
 
 def event_time(document: dict[str, Any]) -> Optional[_dt.datetime]:
+    """The event's ``@timestamp``, or ``None`` when it is not a usable time
+    (events carry absolute times; a relative form is not one)."""
+    stamp = document.get("@timestamp")
+    if not isinstance(stamp, str) or _RELATIVE.match(stamp[:64]):
+        return None
     try:
-        return parse_time(str(document["@timestamp"]))
-    except (KeyError, ValueError):
+        return parse_time(stamp)
+    except (ValueError, OverflowError):
         return None
 
 
@@ -69,7 +77,10 @@ def _is_event(document: object) -> bool:
 
 
 def _lines(stream: IO[bytes], follow: bool, idle: Callable[[], None]) -> Iterator[bytes]:
+    """The lines of ``stream``; a line longer than :data:`MAX_LINE` comes out
+    as one :data:`TOO_LONG` and the rest of it is read past, never parsed."""
     pending = b""
+    discarding = False
     while True:
         chunk = stream.readline(MAX_LINE + 1)
         if not chunk:
@@ -80,14 +91,29 @@ def _lines(stream: IO[bytes], follow: bool, idle: Callable[[], None]) -> Iterato
             idle()
             time.sleep(0.25)
             continue
-        if not chunk.endswith(b"\n"):
+        complete = chunk.endswith(b"\n")
+        if discarding:
+            discarding = not complete  # still inside the over-long line
+            continue
+        if len(pending) + len(chunk) > MAX_LINE + 1:
+            pending = b""
+            discarding = not complete
+            yield TOO_LONG
+            continue
+        if not complete:
             pending += chunk
-            if len(pending) > MAX_LINE:
-                pending = b""
-                yield b"\x00too long"
             continue
         line, pending = pending + chunk, b""
         yield line
+
+
+#: What :func:`_lines` yields for an over-long line (never valid JSON).
+TOO_LONG = b"\x00too long"
+
+
+def _no_constants(name: str) -> str:
+    """``NaN`` and ``Infinity`` are not JSON: read them as the strings they spell."""
+    return name
 
 
 def read_events(
@@ -102,9 +128,9 @@ def read_events(
         if not raw.strip():
             continue
         try:
-            document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            stats.skipped += 1
+            document = json.loads(raw, parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            stats.skipped += 1  # not JSON, or nested deeper than Python can read
             continue
         if not _is_event(document):
             stats.skipped += 1

@@ -13,22 +13,37 @@ For teams without Elasticsearch, the same answers from the same fields:
    with its counts by ``step`` and by ``operation``.
 
 ``--since``/``--until`` keep events whose ``@timestamp`` falls in the window
-(the seed uses ``now-1h`` and ``now-24h``: ``--since 1h``). One pass; the
-durations are kept as 8-byte floats per completed operation.
+(the seed uses ``now-1h`` and ``now-24h``: ``--since 1h``). One pass.
+
+**Bounded memory, whatever the file.** At most :data:`MAX_NAMES` distinct
+operation names, error types and steps are told apart (later ones are
+counted under ``(other)``), and at most :data:`MAX_DURATIONS` durations
+are kept per operation: beyond that, a uniform random sample of that size
+(reservoir sampling) stands in for them and the row says ``sampled``.
+Durations that are not finite numbers are left out. ``--json`` output is
+always valid JSON.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
+import random
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, Optional
 
+from ..channels.console import one_line
 from .logread import event_time
 
-__all__ = ["Report", "percentile"]
+__all__ = ["MAX_DURATIONS", "MAX_NAMES", "Report", "percentile"]
+
+#: Distinct operation names, error types and steps told apart.
+MAX_NAMES = 10_000
+#: Durations kept per operation (a uniform sample beyond that).
+MAX_DURATIONS = 100_000
+OTHER = "(other)"
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -55,6 +70,9 @@ class Report:
         self.errors: Counter[str] = Counter()
         self.error_steps: dict[str, Counter[str]] = defaultdict(Counter)
         self.error_operations: dict[str, Counter[str]] = defaultdict(Counter)
+        self.completed: Counter[str] = Counter()  # completed operations, sampled or not
+        self.other_names = 0  # events counted under OTHER
+        self._random = random.Random(0)  # reproducible samples
 
     def add_all(self, events: Iterable[dict[str, Any]]) -> Report:
         for event in events:
@@ -73,22 +91,42 @@ class Report:
                 return
             if self.until is not None and when > self.until:
                 return
-        operation = event["operation"]
+        operation = self._name(event["operation"], self.outcomes)
         if kind == "operation_end":
-            status = str(event.get("status", ""))
-            self.outcomes[operation][status] += 1
+            status = str(event.get("status", ""))[:256]
+            self.outcomes[operation][self._name(status, self.outcomes[operation])] += 1
             duration = event.get("total_duration_ms")
             if (
                 status == "completed"
                 and isinstance(duration, (int, float))
                 and not isinstance(duration, bool)
+                and math.isfinite(duration)
             ):
-                self.durations[operation].append(float(duration))
+                self._add_duration(operation, float(duration))
         else:
-            error_type = str(event.get("error_type", "unknown"))
+            error_type = self._name(str(event.get("error_type", "unknown"))[:256], self.errors)
             self.errors[error_type] += 1
-            self.error_steps[error_type][event["step"]] += 1
-            self.error_operations[error_type][operation] += 1
+            steps = self.error_steps[error_type]
+            steps[self._name(event["step"], steps)] += 1
+            operations = self.error_operations[error_type]
+            operations[self._name(operation, operations)] += 1
+
+    def _name(self, name: str, seen: Any) -> str:
+        """``name``, or :data:`OTHER` once ``seen`` holds :data:`MAX_NAMES` others."""
+        if name in seen or len(seen) < MAX_NAMES:
+            return name
+        self.other_names += 1
+        return OTHER
+
+    def _add_duration(self, operation: str, value: float) -> None:
+        self.completed[operation] += 1
+        kept = self.durations[operation]
+        if len(kept) < MAX_DURATIONS:
+            kept.append(value)
+            return
+        slot = self._random.randrange(self.completed[operation])
+        if slot < MAX_DURATIONS:
+            kept[slot] = value
 
     # -- results ---------------------------------------------------------------------
     def success_rate(self) -> list[dict[str, Any]]:
@@ -113,8 +151,9 @@ class Report:
             rows.append(
                 {
                     "operation": operation,
-                    "count": len(values),
-                    "avg_duration_ms": sum(values) / len(values),
+                    "count": self.completed[operation],
+                    "sampled": self.completed[operation] > len(values),
+                    "avg_duration_ms": math.fsum(values) / len(values),
                     "p95_duration_ms": percentile(values, 95),
                     "p99_duration_ms": percentile(values, 99),
                 }
@@ -191,7 +230,10 @@ class Report:
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
     if not rows:
         return ["  (none)"]
-    cells = [tuple(str(c) for c in header), *[tuple(str(c) for c in row) for row in rows]]
+    cells = [
+        tuple(one_line(str(c)) for c in header),
+        *[tuple(one_line(str(c)) for c in row) for row in rows],
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..channels.console import field_text, one_line
 from .logread import event_time
 
 __all__ = ["Node", "TreeBuilder", "TreeFilter", "render"]
@@ -88,9 +89,13 @@ class Node:
             self.omitted += 1
 
     def walk(self) -> Iterator[Node]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This node and everything under it, depth first (no recursion: a
+        chain of child operations may be thousands deep)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,26 @@ class TreeFilter:
 
 
 class TreeBuilder:
-    """Feed events in order; completed roots come out of :meth:`add`."""
+    """Feed events in order; completed roots come out of :meth:`add`.
 
-    def __init__(self, max_events: int = 100, max_open_roots: int = 10_000) -> None:
+    Memory is bounded whatever the input: at most ``max_open_roots`` open
+    root operations and ``max_open_nodes`` operations and steps in them. At
+    either bound the oldest open root is drawn early (as still running) and
+    forgotten; :attr:`evicted` counts them.
+    """
+
+    def __init__(
+        self, max_events: int = 100, max_open_roots: int = 10_000, max_open_nodes: int = 100_000
+    ) -> None:
         self.max_events = max_events
         self.max_open_roots = max_open_roots
+        self.max_open_nodes = max_open_nodes
         self.nodes: dict[str, Node] = {}  # span id -> node, open trees only
         self.roots: dict[str, Node] = {}  # span id -> open root, in start order
+        self._trace_roots: dict[str, str] = {}  # correlation id -> first open root's span id
+        self._root_of: dict[str, str] = {}  # span id -> its root's span id
+        #: Open roots drawn early and forgotten to keep memory bounded.
+        self.evicted = 0
 
     def add(self, event: dict[str, Any]) -> list[Node]:
         """Record ``event``; returns the roots it completed (usually none)."""
@@ -154,8 +172,11 @@ class TreeBuilder:
             if kind == "operation_end" and span_id in self.roots:
                 return [self._finish(span_id)]
         evicted: list[Node] = []
-        while len(self.roots) > self.max_open_roots:  # bound memory: oldest goes out
+        while self.roots and (
+            len(self.roots) > self.max_open_roots or len(self.nodes) > self.max_open_nodes
+        ):  # bound memory: the oldest goes out
             evicted.append(self._finish(next(iter(self.roots))))
+            self.evicted += 1
         return evicted
 
     def _start(self, event: dict[str, Any], span_id: str, partial: bool) -> Node:
@@ -178,25 +199,26 @@ class TreeBuilder:
         )
         parent = self.nodes.get(str(event.get("parent_span_id") or ""))
         if parent is None and is_operation:
-            parent = self._root_in_trace(node.correlation_id)
+            root_id = self._trace_roots.get(node.correlation_id)
+            parent = self.roots.get(root_id) if root_id is not None else None
             node.remote = parent is not None
         if parent is None:
             self.roots[span_id] = node
+            self._root_of[span_id] = span_id
+            self._trace_roots.setdefault(node.correlation_id, span_id)
         else:
             parent.children.append(node)
+            self._root_of[span_id] = self._root_of.get(parent.span_id, parent.span_id)
         self.nodes[span_id] = node
         return node
-
-    def _root_in_trace(self, correlation_id: str) -> Optional[Node]:
-        for root in self.roots.values():
-            if root.correlation_id == correlation_id:
-                return root
-        return None
 
     def _finish(self, root_id: str) -> Node:
         root = self.roots.pop(root_id)
         for node in root.walk():
             self.nodes.pop(node.span_id, None)
+            self._root_of.pop(node.span_id, None)
+        if self._trace_roots.get(root.correlation_id) == root_id:
+            del self._trace_roots[root.correlation_id]
         return root
 
     def open_roots(self) -> list[Node]:
@@ -204,32 +226,27 @@ class TreeBuilder:
         return list(self.roots.values())
 
 
-def _value(value: Any) -> str:
-    text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-    if " " in text or not text:
-        text = repr(text)
-    return text if len(text) <= 80 else text[:80] + "…"
-
-
 def _fields(event: dict[str, Any]) -> str:
-    return " ".join(f"{k}={_value(v)}" for k, v in event.items() if k not in _HIDDEN)
+    return " ".join(
+        f"{one_line(str(k))}={field_text(v, 80)}" for k, v in event.items() if k not in _HIDDEN
+    )
 
 
 def _clock(timestamp: str) -> str:
     # "2025-01-22T10:30:00.123456Z" -> "10:30:00.123"
-    return timestamp[11:23] if len(timestamp) >= 23 else timestamp
+    return one_line(timestamp[11:23] if len(timestamp) >= 23 else timestamp[:32])
 
 
 def _header(node: Node, colour: bool, root: bool = False) -> str:
-    label = node.name + (" (child operation)" if node.child_operation else "")
+    label = one_line(node.name) + (" (child operation)" if node.child_operation else "")
     if node.remote:
         label += " (another service, same trace)"
     if root:
-        label += f"  job_id={node.job_id}  correlation_id={node.correlation_id}"
+        label += f"  job_id={one_line(node.job_id)}  correlation_id={one_line(node.correlation_id)}"
     if node.status is None:
         state = f"running since {_clock(node.started)}"
     else:
-        state = node.status + (f" {node.duration}" if node.duration else "")
+        state = one_line(node.status + (f" {node.duration}" if node.duration else ""))
     if node.partial:
         state += ", start not in input"
     summary = _fields(node.summary)
@@ -245,8 +262,9 @@ def _header(node: Node, colour: bool, root: bool = False) -> str:
 def _event_line(event: dict[str, Any], node: Node, colour: bool) -> str:
     level = str(event.get("level", ""))
     step = event.get("step")
-    where = f"[{step}] " if node.kind == "operation" and step != "_operation" else ""
-    text = f"{_clock(event['@timestamp'])} {level:<5} {where}{event.get('message', '')}"
+    where = f"[{one_line(str(step))}] " if node.kind == "operation" and step != "_operation" else ""
+    message = one_line(str(event.get("message", "")))
+    text = f"{_clock(event['@timestamp'])} {one_line(level):<5} {where}{message}"
     fields = _fields(event)
     if fields:
         text += f"  {fields}"
@@ -259,26 +277,38 @@ def _event_line(event: dict[str, Any], node: Node, colour: bool) -> str:
     return text
 
 
+#: Deeper levels are drawn at this indentation, with their depth written out:
+#: a chain thousands of operations deep must not print megabytes of guides.
+MAX_INDENT = 32
+
+
 def render(root: Node, colour: bool = False) -> list[str]:
-    """The lines drawing ``root`` and everything under it."""
+    """The lines drawing ``root`` and everything under it (no recursion)."""
     lines = [_header(root, colour, root=True)]
-    _render_body(root, "", lines, colour)
+    # (node, prefix of its body, depth); children are pushed in reverse.
+    stack: list[tuple[Node, str, int, Optional[str]]] = [(root, "", 0, None)]
+    while stack:
+        node, prefix, depth, branch = stack.pop()
+        if branch is not None:
+            label = _header(node, colour)
+            if depth > MAX_INDENT:
+                label = f"[depth {depth}] {label}"
+            lines.append(branch + label)
+        guide = prefix + ("│   " if node.children else "    ")
+        for event in node.head:
+            lines.append(guide + _event_line(event, node, colour))
+        if node.omitted:
+            lines.append(guide + f"… {node.omitted} more events")
+        for event in node.tail:
+            lines.append(guide + _event_line(event, node, colour))
+        count = len(node.children)
+        for index in range(count - 1, -1, -1):
+            child = node.children[index]
+            last = index == count - 1
+            deeper = depth + 1 < MAX_INDENT
+            child_prefix = prefix + ("    " if last else "│   ") if deeper else prefix
+            stack.append((child, child_prefix, depth + 1, prefix + ("└── " if last else "├── ")))
     return lines
-
-
-def _render_body(node: Node, prefix: str, lines: list[str], colour: bool) -> None:
-    events = [*node.head]
-    guide = prefix + ("│   " if node.children else "    ")
-    for event in events:
-        lines.append(guide + _event_line(event, node, colour))
-    if node.omitted:
-        lines.append(guide + f"… {node.omitted} more events")
-    for event in node.tail:
-        lines.append(guide + _event_line(event, node, colour))
-    for index, child in enumerate(node.children):
-        last = index == len(node.children) - 1
-        lines.append(prefix + ("└── " if last else "├── ") + _header(child, colour))
-        _render_body(child, prefix + ("    " if last else "│   "), lines, colour)
 
 
 def draw(roots: Iterable[Node], tree_filter: TreeFilter, colour: bool) -> Iterator[str]:

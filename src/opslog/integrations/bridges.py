@@ -36,7 +36,7 @@ from collections.abc import MutableMapping
 from typing import Any, Optional
 
 from .._config import get_settings
-from ..channels.emit import LOGGER_NAME, emit
+from ..channels.emit import LOGGER_NAME, LOGRECORD_ATTRIBUTES, emit
 from ..core.operation import _current_scope
 from ..fields.errors import classify_error
 from ..vocabulary import (
@@ -54,11 +54,7 @@ from ..vocabulary import (
 __all__ = ["LoggingBridge", "add_opslog_fields", "install_logging_bridge"]
 
 #: Attributes every ``LogRecord`` has; anything else on a record came from ``extra``.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message",
-    "asctime",
-    "taskName",
-}
+_STANDARD = LOGRECORD_ATTRIBUTES
 _EVENTS = (
     (logging.ERROR, STEP_ERROR, Level.ERROR),
     (logging.WARNING, STEP_WARNING, Level.WARN),
