@@ -100,7 +100,7 @@ def test_per_signal_protocol() -> None:
         (
             {"OTEL_EXPORTER_OTLP_TIMEOUT": "soon", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:1"},
             {},
-            "OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' is not a number",
+            "OTEL_EXPORTER_OTLP_TIMEOUT: the timeout is not a number",
         ),
         ({}, {"endpoint": "http://c:1", "timeout": -1}, "positive number of seconds"),
         ({"OTEL_TRACES_SAMPLER": "sometimes"}, {}, "unknown sampler 'sometimes'"),

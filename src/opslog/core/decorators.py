@@ -12,7 +12,8 @@ The function runs with its operation/step current: it reaches it with
 :func:`opslog.current_operation` / :func:`opslog.current_step`. Normal return
 ends it ``completed``; an exception ends it ``failed`` (recorded once, see
 :mod:`opslog.core.scope`) and propagates unchanged. Coroutine functions are
-traced around the awaited body. The name defaults to the function's
+traced around the awaited body; generator and async generator functions
+around their iteration. The name defaults to the function's
 ``__qualname__``.
 """
 
@@ -93,7 +94,45 @@ def traced_step(name: Optional[str] = None) -> Callable[[F], F]:
 
 def _wrap(fn: F, begin: Callable[[], Any]) -> F:
     """``fn`` run inside ``with begin():`` (``begin`` returns a context manager:
-    a scope, or the step-with-operation pair), keeping sync/async nature."""
+    a scope, or the step-with-operation pair), keeping sync/async nature.
+
+    For generator and async generator functions the scope spans the
+    iteration (it starts at the first ``next()`` and ends when the generator
+    is exhausted, raises or is closed), not the call that creates the
+    generator; values sent in and exceptions thrown in are passed on.
+    """
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            with begin():
+                inner = fn(*args, **kwargs)
+                try:
+                    value = await inner.__anext__()
+                    while True:
+                        try:
+                            sent = yield value
+                        except GeneratorExit:
+                            await inner.aclose()
+                            raise
+                        except BaseException as exc:
+                            value = await inner.athrow(exc)
+                        else:
+                            value = await inner.asend(sent)
+                except StopAsyncIteration:
+                    return
+
+        return cast(F, async_gen_wrapper)
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            with begin():
+                return (yield from fn(*args, **kwargs))
+
+        return cast(F, gen_wrapper)
+
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)

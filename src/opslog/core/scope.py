@@ -45,7 +45,13 @@ from ..channels.emit import emit
 from ..fields.durations import elapsed_seconds, format_duration
 from ..fields.errors import classify_error
 from ..otel.correlation import SCOPE_KEY, with_job_baggage
-from ..otel.providers import SpanEventAdder, span_event_adder, span_events_dropped, start_span
+from ..otel.providers import (
+    SpanEventAdder,
+    span_event_adder,
+    span_events_dropped,
+    start_span,
+    unrecorded_span,
+)
 from ..vocabulary import (
     FIELD_CORRELATION_ID,
     FIELD_JOB_ID,
@@ -170,13 +176,28 @@ class Scope:
         if span_attributes:
             attributes.update(span_attributes)
         self.outer_context = outer = context.get_current()
-        self.span = span = start_span(
-            name,
-            parent_context,
-            pinned_trace_id=pinned_trace_id,
-            attributes=attributes,
-            parent_span_context=parent.span_context if parent is not None else None,
-        )
+        refused = parent is not None and parent._closing
+        if refused:
+            # Started on a scope that has ended: no span may be parented to an
+            # ended opslog span, and nothing would ever end this one. It gets
+            # ids in the same trace (so its events still correlate) and is
+            # born ended: its events reach the log channels, marked after_end.
+            span: Span = unrecorded_span(parent.span_context)  # type: ignore[union-attr]
+            self._closing = self.ended = True
+            _diagnostics.report(
+                _diagnostics.CALL_AFTER_END,
+                f"{self.kind} {name!r} started on {parent.kind} {parent.name!r} "  # type: ignore[union-attr]
+                "after it ended: refused (no span; events go to the log channels)",
+            )
+        else:
+            span = start_span(
+                name,
+                parent_context,
+                pinned_trace_id=pinned_trace_id,
+                attributes=attributes,
+                parent_span_context=parent.span_context if parent is not None else None,
+            )
+        self.span = span
         self.span_context = span.get_span_context()
         self.add_span_event = span_event_adder(span)
         self._parent_context = parent_context
@@ -186,6 +207,8 @@ class Scope:
             base = with_job_baggage(base, self.job_id, self.correlation_id)
         self.context = context.set_value(SCOPE_KEY, self, trace.set_span_in_context(span, base))
         self._started = time.perf_counter()
+        if refused:
+            return
         if parent is not None and parent._open_children is not None:
             # A single dict write is atomic: no lock (see _close).
             parent._open_children[id(self)] = self
@@ -372,7 +395,8 @@ class Scope:
     ) -> None:
         if self._closing:
             return
-        if exc is None:
+        if exc is None or isinstance(exc, GeneratorExit):
+            # GeneratorExit: the consumer of a traced generator stopped early.
             self._end_for_exit(STATUS_COMPLETED)
             return
         recorded = getattr(exc, _RECORDED_ATTR, None)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Optional
 
+from .._config import get_settings
+from ..fields.urls import shown_url
 from .processor import BatchSettings
 
 __all__ = ["ExportConfig", "SignalConfig", "resolve_export_config"]
@@ -98,24 +100,17 @@ def _pick(
     return _env(name, environ), name
 
 
-def _safe_url(url: str) -> str:
-    """The URL without any user:password part, for messages."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        if parts.username or parts.password:
-            host = parts.hostname or ""
-            netloc = f"{host}:{parts.port}" if parts.port else host
-            return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{netloc}"))
-    except ValueError:
-        return "<unparseable URL>"
-    return url
+def _shown(url: str) -> str:
+    """The URL as an error message may quote it: no user information, query
+    or fragment, the rest redacted."""
+    return get_settings().coercer.text(shown_url(url).text)
 
 
 def _check_endpoint(url: object, where: str) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"{where}: the endpoint must be a URL such as http://localhost:4318")
     url = url.strip()
-    shown = _safe_url(url)
+    shown = _shown(url)
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
@@ -125,7 +120,7 @@ def _check_endpoint(url: object, where: str) -> str:
             "write it like http://collector:4318"
         ) from None
     if parts.scheme not in ("http", "https"):
-        hint = f"http://{url}" if "://" not in url else "http://collector:4318"
+        hint = f"http://{shown}" if "://" not in url else "http://collector:4318"
         raise ValueError(
             f"{where}: {shown!r} needs an http:// (plaintext) or https:// (TLS) scheme, "
             f"e.g. {hint!r}"
@@ -169,7 +164,7 @@ def _parse_timeout(value: Any, where: str, from_env: bool) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: {value!r} is not a number") from None
+        raise ValueError(f"{where}: the timeout is not a number") from None
     if from_env:
         number /= 1000.0  # the specification's unit for the variables
     if not number > 0 or number != number:

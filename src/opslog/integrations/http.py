@@ -27,7 +27,6 @@ have arrived.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Awaitable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
@@ -38,7 +37,9 @@ if TYPE_CHECKING:
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from .._config import get_settings
 from ..fields.errors import qualified_type
+from ..fields.urls import shown_url
 from ..otel.correlation import active_context
 from ..otel.propagation import extract, inject
 from ..otel.providers import start_span
@@ -88,18 +89,6 @@ class ASGIMiddleware:
             context.detach(token)
 
 
-def _safe_url(url: str) -> tuple[str, str, Optional[int]]:
-    """(url without credentials and query, host, port)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-        netloc = host if parts.port is None else f"{host}:{parts.port}"
-        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")), host, port
-    except ValueError:
-        return "", "", None
-
-
 class ClientCall:
     """What :func:`http_client_span` yields: the headers to send, and the outcome."""
 
@@ -127,7 +116,8 @@ def http_client_span(method: str, url: str) -> Iterator[ClientCall]:
             call.set_status(conn.getresponse().status)
     """
     method = method.upper()
-    full, host, port = _safe_url(url)
+    full, host, port = shown_url(url)
+    full = get_settings().coercer.text(full)  # secrets travel in paths too
     attributes: dict[str, Any] = {"http.request.method": method, "url.full": full}
     if host:
         attributes["server.address"] = host

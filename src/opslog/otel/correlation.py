@@ -52,14 +52,37 @@ _HEX = frozenset("0123456789abcdef")
 
 
 def parse_correlation_id(value: object) -> Optional[int]:
-    """The trace id for a correlation id in any accepted form, or ``None``."""
+    """The trace id for a correlation id in any accepted form, or ``None``.
+
+    Only a non-zero 128-bit id is accepted, whatever form it comes in (an
+    ``int``, a ``UUID``, or anything shaped like one: its ``.int`` is read
+    once and checked like any other). Never raises.
+    """
+    try:
+        return _parse(value)
+    except Exception:  # a hostile object (a str subclass, a UUID look-alike)
+        return None
+
+
+def _parse(value: object) -> Optional[int]:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if 0 < value <= _MAX_TRACE_ID else None
-    if type(value).__name__ == "UUID" and isinstance(getattr(value, "int", None), int):
-        return int(value.int) or None  # type: ignore[attr-defined]
-    if not isinstance(value, str) or len(value) > 64:
+        number = int.__index__(value)
+    elif isinstance(value, str):
+        return _parse_text(str.__str__(value))
+    elif type(value).__name__ == "UUID":
+        raw = getattr(value, "int", None)
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            return None
+        number = int.__index__(raw)
+    else:
+        return None
+    return number if 0 < number <= _MAX_TRACE_ID else None
+
+
+def _parse_text(value: str) -> Optional[int]:
+    if len(value) > 64:
         return None
     text = value.strip().lower()
     if text.startswith("urn:uuid:"):

@@ -45,6 +45,7 @@ from opentelemetry.propagators.textmap import (
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from .. import _diagnostics
+from .._config import get_settings
 from .correlation import active_context
 from .tracecontext import format_traceparent, parse_traceparent, parse_tracestate
 
@@ -107,6 +108,15 @@ def _level2_trace_state(members: tuple[tuple[str, str], ...]) -> TraceState:
     return state
 
 
+def _shown(value: object) -> str:
+    """A rejected header value as a diagnostic may quote it: redacted first,
+    then cut, one line."""
+    text = get_settings().coercer.text(value if isinstance(value, str) else repr(value))
+    if len(text) > _SHOWN_CHARS:
+        text = text[:_SHOWN_CHARS] + "…"
+    return repr(text)
+
+
 class W3CTraceContextPropagator(TextMapPropagator):
     """``traceparent``/``tracestate`` exactly as W3C Trace Context Level 2 says."""
 
@@ -123,7 +133,7 @@ class W3CTraceContextPropagator(TextMapPropagator):
             parent, problem = parse_traceparent(values)
             if parent is None:
                 if problem is not None:
-                    shown = ", ".join(repr(v)[:_SHOWN_CHARS] for v in values[:3])
+                    shown = ", ".join(_shown(v) for v in values[:3])
                     _diagnostics.report(
                         _diagnostics.REJECTED_TRACEPARENT,
                         f"traceparent rejected ({problem}): {shown}; a new trace starts",

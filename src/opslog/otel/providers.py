@@ -53,6 +53,7 @@ __all__ = [
     "span_event_adder",
     "span_events_dropped",
     "start_span",
+    "unrecorded_span",
 ]
 
 _INSTRUMENTATION_NAME = "opslog"
@@ -192,6 +193,15 @@ def start_span(
             SpanContext(trace_id, random_span_id(), is_remote=False, trace_flags=TraceFlags(flags))
         )
     return span
+
+
+def unrecorded_span(parent: SpanContext) -> Span:
+    """A span that records nothing, with a new span id in ``parent``'s trace."""
+    return NonRecordingSpan(
+        SpanContext(
+            parent.trace_id, random_span_id(), is_remote=False, trace_flags=parent.trace_flags
+        )
+    )
 
 
 #: Use the ready-event path of :func:`span_event_adder` where it applies. The
