@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from functools import partial
+import time
 from typing import Any, Callable, Optional
 
 from opentelemetry import _logs, trace
@@ -59,10 +59,9 @@ from opentelemetry.sdk.trace import SpanProcessor
 from .. import _diagnostics
 from ..channels.console import console_handler
 from ..channels.emit import LOGGER_NAME
-from ..channels.jsonlines import JsonLinesFormatter, is_event_record
-from ..otel.providers import bounded_call
+from ..channels.jsonlines import JSON_LINES_STATS, JsonLinesFileHandler
 from .config import ExportConfig, SignalConfig, resolve_export_config
-from .processor import LogProcessor, SpanBatchProcessor
+from .processor import ExportStats, LogProcessor, SpanBatchProcessor
 
 __all__ = ["ExportConfig", "Pipeline", "resolve_export_config"]
 
@@ -193,6 +192,13 @@ class Pipeline:
         self.log_switch = _SwitchableLogProcessor()
         self._switched_providers: set[int] = set()
         self.handlers: list[logging.Handler] = []
+        #: Counts of processors replaced and stopped, by signal.
+        self._totals: dict[str, ExportStats] = {
+            "spans": ExportStats(),
+            "log_records": ExportStats(),
+        }
+        #: Replaced processors still flushing: (signal, processor, thread).
+        self._retiring: list[tuple[str, Any, threading.Thread]] = []
 
     # -- applying a configuration ----------------------------------------------
     def apply(self, config: ExportConfig, timeout: float) -> list[str]:
@@ -220,9 +226,13 @@ class Pipeline:
                 self.span_switch.inner = None
                 self.log_switch.inner = None
             self.config = config
-        for old in (old_spans, old_logs):
-            if old is not None:
-                bounded_call(partial(old.batch.shutdown, timeout), timeout, "opslog-reconfigure")
+        with self.lock:
+            for name, old, new in (
+                ("spans", old_spans, self.span_switch.inner),
+                ("log_records", old_logs, self.log_switch.inner),
+            ):
+                if old is not None and old is not new:
+                    self._retire(name, old, timeout)
         return notes
 
     def _providers(self, config: ExportConfig, notes: list[str]) -> bool:
@@ -283,26 +293,32 @@ class Pipeline:
         return True
 
     def _install_handlers(self, config: ExportConfig) -> None:
-        logger = logging.getLogger(LOGGER_NAME)
-        for handler in self.handlers:
-            logger.removeHandler(handler)
-            handler.close()
-        self.handlers = []
+        handlers: list[logging.Handler] = []
         if config.console:
-            self.handlers.append(console_handler(config.console_stream or sys.stderr))
+            handlers.append(console_handler(config.console_stream or sys.stderr))
         if config.json_path is not None:
             try:
-                file_handler = logging.FileHandler(config.json_path, encoding="utf-8", delay=False)
+                handlers.append(JsonLinesFileHandler(config.json_path))
             except OSError as exc:
                 raise ValueError(
                     f"json_path: cannot open {config.json_path!r} for appending "
                     f"({exc.strerror or exc}); give a writable file path"
                 ) from None
-            file_handler.setFormatter(JsonLinesFormatter())
-            file_handler.addFilter(is_event_record)
-            self.handlers.append(file_handler)
-        for installed in self.handlers:
+        self._remove_handlers()
+        self.handlers = handlers
+        logger = logging.getLogger(LOGGER_NAME)
+        for installed in handlers:
             logger.addHandler(installed)
+
+    def _remove_handlers(self) -> None:
+        logger = logging.getLogger(LOGGER_NAME)
+        for handler in self.handlers:
+            logger.removeHandler(handler)
+            try:
+                handler.close()
+            except Exception:  # a failing disk or stream: never raised to configure()
+                pass
+        self.handlers = []
 
     def reset(self) -> None:
         """Forget the configuration: remove opslog's handlers, stop the export.
@@ -313,28 +329,63 @@ class Pipeline:
         """
         with self.lock:
             self.shutdown(2.0)
-            logger = logging.getLogger(LOGGER_NAME)
-            for handler in self.handlers:
-                logger.removeHandler(handler)
-                handler.close()
-            self.handlers = []
+            self._remove_handlers()
             self.span_switch.inner = None
             self.log_switch.inner = None
             self.config = None
+            self._totals = {"spans": ExportStats(), "log_records": ExportStats()}
+            self._retiring = []
+            JSON_LINES_STATS.reset()
 
     # -- reading and ending ----------------------------------------------------------
     def stats(self) -> dict[str, dict[str, int]]:
+        """Counters since the process started, whatever was reconfigured."""
         result: dict[str, dict[str, int]] = {}
-        for name, switch in (("spans", self.span_switch), ("log_records", self.log_switch)):
-            inner = switch.inner
-            if inner is not None:
-                result[name] = {**inner.batch.stats.as_dict(), "pending": inner.batch.pending}
+        with self.lock:
+            totals = {name: stats.as_dict() for name, stats in self._totals.items()}
+            pending = {name: 0 for name in totals}
+            used = {name for name, stats in self._totals.items() if stats.used}
+            for name, processor, _ in self._retiring:
+                _add(totals[name], processor.batch.stats.as_dict())
+                pending[name] += processor.batch.pending
+                used.add(name)
+            for name, switch in (("spans", self.span_switch), ("log_records", self.log_switch)):
+                inner = switch.inner
+                if inner is not None:
+                    _add(totals[name], inner.batch.stats.as_dict())
+                    pending[name] += inner.batch.pending
+                    used.add(name)
+        for name in ("spans", "log_records"):
+            if name in used:
+                result[name] = {**totals[name], "pending": pending[name]}
+        json_lines = JSON_LINES_STATS.as_dict()
+        if any(json_lines.values()):
+            result["json_lines"] = json_lines
         return result
 
+    def _retire(self, name: str, processor: Any, timeout: float) -> None:
+        """Flush and stop a replaced processor in the background (a black-holed
+        collector must not block ``configure()``); its counts are kept."""
+
+        def run() -> None:
+            try:
+                processor.batch.shutdown(timeout)
+            finally:
+                with self.lock:
+                    self._totals[name].add(processor.batch.stats)
+                    self._retiring = [r for r in self._retiring if r[1] is not processor]
+
+        thread = threading.Thread(target=run, name="opslog-retire", daemon=True)
+        self._retiring.append((name, processor, thread))
+        thread.start()
+
     def shutdown(self, timeout: float) -> bool:
-        """Flush and stop the export, in parallel, within ``timeout``."""
+        """Flush and stop the export (replaced processors still flushing
+        included), in parallel, within ``timeout``."""
+        deadline = time.monotonic() + max(0.0, timeout)
         with self.lock:
             inners = [p for p in (self.span_switch.inner, self.log_switch.inner) if p is not None]
+            retiring = [thread for _, _, thread in self._retiring]
         results: list[bool] = []
         threads = [
             threading.Thread(
@@ -346,14 +397,20 @@ class Pipeline:
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(timeout + 0.5)
+        for thread in [*threads, *retiring]:
+            thread.join(max(0.0, deadline - time.monotonic()) + 0.05)
         for handler in self.handlers:
             try:
                 handler.flush()
             except Exception:
                 pass
-        return len(results) == len(inners) and all(results)
+        finished = not any(thread.is_alive() for thread in retiring)
+        return finished and len(results) == len(inners) and all(results)
+
+
+def _add(total: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        total[key] = total.get(key, 0) + value
 
 
 PIPELINE = Pipeline()

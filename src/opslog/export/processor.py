@@ -23,6 +23,7 @@ import collections
 import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
@@ -70,6 +71,17 @@ class ExportStats:
             "failed": self.failed,
         }
 
+    @property
+    def used(self) -> bool:
+        """True once anything was counted."""
+        return bool(self.exported or self.dropped or self.failed)
+
+    def add(self, other: ExportStats) -> None:
+        """Fold ``other``'s counts into these."""
+        self.exported += other.exported
+        self.dropped += other.dropped
+        self.failed += other.failed
+
 
 class BoundedBatchProcessor(Generic[T]):
     """Queue + worker around ``export(batch) -> bool`` (``True`` = delivered)."""
@@ -89,8 +101,7 @@ class BoundedBatchProcessor(Generic[T]):
         self._drop_lock = threading.Lock()
         self._reported_losses = 0
         self._init_worker()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._init_worker)
+        _LIVE.add(self)
 
     def _init_worker(self) -> None:
         self._queue: collections.deque[T] = collections.deque(maxlen=self.settings.max_queue_size)
@@ -208,6 +219,7 @@ class BoundedBatchProcessor(Generic[T]):
         if self._stopping:
             return True
         self._stopping = True
+        _LIVE.discard(self)
         self._wake.set()
         self._worker.join(max(0.0, deadline - time.monotonic()))
         finished = not self._worker.is_alive()
@@ -275,3 +287,18 @@ class LogProcessor(_ExporterBatch, LogRecordProcessor):
 
     def emit(self, log_record: Any) -> None:  # older SDK name
         self.batch.add(log_record)
+
+
+#: Processors not shut down: after ``fork()`` the child restarts the workers
+#: of these only (a replaced, stopped processor stays stopped), so a child
+#: never runs more export threads than its parent.
+_LIVE: weakref.WeakSet[BoundedBatchProcessor[Any]] = weakref.WeakSet()
+
+
+def _restart_workers_in_child() -> None:
+    for processor in list(_LIVE):
+        processor._init_worker()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_workers_in_child)
