@@ -8,6 +8,9 @@ from opentelemetry import context
 import opslog
 from opslog import _diagnostics
 from opslog._config import get_settings, restore_settings
+from opslog.channels.console import ConsoleFormatter
+from opslog.channels.jsonlines import JsonLinesFormatter
+from opslog.fields.redaction import KNOWN_SECRETS
 from opslog.testing import Capture, capture_events
 
 CANARY = "canary-7f3a9c1e5b-secret"
@@ -18,6 +21,7 @@ def _clean_state() -> Iterator[None]:
     """Every test starts with default settings, zeroed diagnostics, an empty context."""
     saved = get_settings()
     _diagnostics.reset_diagnostics()
+    KNOWN_SECRETS.clear()  # remembered secret values are process-wide
     token = context.attach(context.Context())
     yield
     context.detach(token)
@@ -45,7 +49,38 @@ def all_output(capture: Capture) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["CANARY", "all_output", "opslog"]
+def five_outputs(capture: Capture) -> dict[str, str]:
+    """What each of the five outputs carried: span events, OpenTelemetry log
+    records, stdlib records, the console and JSON lines (the last two as
+    opslog's own formatters write the stdlib records)."""
+    console, json_lines = ConsoleFormatter(), JsonLinesFormatter()
+    stdlib: list[str] = []
+    for record in capture.logging_records:
+        stdlib.append(repr(sorted(record.__dict__.items(), key=lambda kv: kv[0])))
+        stdlib.append(record.getMessage())
+        if record.exc_text:
+            stdlib.append(record.exc_text)
+    return {
+        "span events": "\n".join(span.to_json() for span in capture.spans),
+        "log records": "\n".join(record.to_json() for record in capture.log_records),
+        "stdlib": "\n".join(stdlib),
+        "console": "\n".join(console.format(r) for r in capture.logging_records),
+        "json lines": "\n".join(json_lines.format(r) for r in capture.logging_records),
+    }
+
+
+def leaked_parts(secret: str, text: str, window: int = 8) -> list[str]:
+    """The parts of ``secret`` (every ``window`` characters long) found in ``text``."""
+    if len(secret) <= window:
+        return [secret] if secret in text else []
+    return [
+        secret[i : i + window]
+        for i in range(len(secret) - window + 1)
+        if secret[i : i + window] in text
+    ]
+
+
+__all__ = ["CANARY", "all_output", "five_outputs", "leaked_parts", "opslog"]
 
 
 @pytest.fixture(autouse=True)

@@ -170,3 +170,139 @@ def test_diagnostics_never_echo_secrets() -> None:
         logging.getLogger("opslog.diagnostics").removeHandler(handler)
     assert records
     assert all(CANARY not in r.getMessage() for r in records)
+
+
+# -- keys are normalised ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "key",
+    [
+        "Pass_Word",
+        "pass-word",
+        "pass word",
+        "passWord",
+        "privateKey",
+        "accessKey",
+        "clientSecret",
+        "pwd",
+        "db_pwd",
+        "userPwd",
+        "jwt",
+        "x_sig",
+        "pass\u200bword",  # zero-width space
+        "pass\u00adword",  # soft hyphen
+        "pa\u2060ssword",  # word joiner
+        "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44",  # full-width letters
+        "X-Amz-Security-Token",
+    ],
+)
+def test_keys_are_normalised_before_matching(key: str) -> None:
+    assert Redactor().is_sensitive_key(key)
+
+
+@pytest.mark.parametrize("key", ["signal", "design", "spin_count", "pwm_duty", "passenger_count"])
+def test_short_forms_match_whole_words_only(key: str) -> None:
+    assert not Redactor().is_sensitive_key(key)
+
+
+def test_allow_keys_are_normalised_too() -> None:
+    assert not Redactor(allow_keys=["token_count"]).is_sensitive_key("tokenCount")
+
+
+# -- known values -----------------------------------------------------------------------
+def _log(op: opslog.OperationContext, fields: dict[str, object], message: str) -> None:
+    op.log_step("s", "configured", fields)
+    op.log_step("s", message)
+
+
+def test_known_values_survive_configure(captured: Capture) -> None:
+    op = opslog.new_operation_logger("job").start_operation("op")
+    op.log_step("s", "configured", {"password": CANARY})
+    opslog.configure(level="info")
+    opslog.configure(redact_keys=["ssn"], max_value_length=1000)
+    op.log_step("s", f"echo {CANARY}")
+    op.end_operation()
+    assert CANARY not in all_output(captured)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(b"bytes-secret-value", "bytes-secret-value"), (918273645501, "918273645501")],
+)
+def test_known_values_of_any_type(captured: Capture, value: object, text: str) -> None:
+    op = opslog.new_operation_logger("job").start_operation("op")
+    _log(op, {"secret": value}, f"later: {text} shows up")
+    op.end_operation()
+    assert text not in all_output(captured)
+    assert f"later: {REDACTED} shows up" in [e.message for e in captured.events]
+
+
+def test_known_values_never_rewrite_statuses_or_event_names(captured: Capture) -> None:
+    op = opslog.new_operation_logger("job").start_operation("op")
+    op.log_step("s", "state", {"session_state": "completed", "token_status": "failed"})
+    step = op.start_step("snapshot")
+    step.end_step("completed")
+    op.end_operation("failed")
+    assert captured.last("step_end")["status"] == "completed"
+    assert captured.last("operation_end")["status"] == "failed"
+    assert captured.span("op").status.status_code.name == "ERROR"
+    assert {e.event for e in captured.events} >= {"step_end", "operation_end", "step_info"}
+
+
+def test_known_values_never_rewrite_required_fields(captured: Capture) -> None:
+    first = opslog.new_operation_logger("job-1").start_operation("op")
+    first.log_step("s", "login", {"session_id": "123456"})
+    first.end_operation()
+    later = opslog.new_operation_logger("job-123456").start_operation("sync-123456")
+    later.log_step("copy-123456", "done")
+    later.end_operation()
+    event = captured.last("step_info")
+    assert (event["job_id"], event["operation"], event["step"]) == (
+        "job-123456",
+        "sync-123456",
+        "copy-123456",
+    )
+
+
+def test_known_values_take_bounded_memory() -> None:
+    """60 values of 5 MB under a sensitive key: a fingerprint each, not the value."""
+    import tracemalloc
+
+    from opslog.fields.redaction import KNOWN_SECRETS, KNOWN_SECRETS_LIMIT
+
+    redactor = Redactor()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for n in range(60):
+            value = f"{n:04d}" + "s" * (5 * 1024 * 1024)
+            redactor.remember(value)
+            del value
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 1024 * 1024, f"{grown} bytes kept for 60 remembered values"
+    for n in range(KNOWN_SECRETS_LIMIT + 50):
+        redactor.remember(f"value-number-{n:06d}")
+    assert len(KNOWN_SECRETS) == KNOWN_SECRETS_LIMIT
+
+
+def test_known_values_are_found_inside_longer_text() -> None:
+    redactor = Redactor()
+    redactor.remember("hunter2-is-the-password")
+    text = "x" * 5000 + "hunter2-is-the-password" + "y" * 10
+    assert redactor.redact_text(text) == "x" * 5000 + REDACTED + "y" * 10
+
+
+# -- redact, then truncate ----------------------------------------------------------------
+@pytest.mark.parametrize("offset", [4000, 4080, 4090, 4095, 4100])
+def test_a_secret_straddling_the_length_limit_never_shows_half(
+    captured: Capture, offset: int
+) -> None:
+    op = opslog.new_operation_logger("job").start_operation("op")
+    secret = "Q7w" + "k" * 200 + "Z9x"
+    op.log_step("s", "x" * offset + f" password={secret}")
+    op.end_operation()
+    message = captured.last("step_info").message
+    assert "kkkkkkkk" not in message and "Q7w" not in message
+    assert message.endswith("chars]")

@@ -269,7 +269,7 @@ def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
         # --password S, --password=S, and a list's repr ('--password', 'S').
         (
             re.compile(
-                rf"(?<![\w-])--?[a-z0-9_\-]{{0,40}}?(?:{keywords})"
+                rf"(?<![\w-])--?(?:[a-z0-9]{{1,20}}[_\-]){{0,3}}(?:{keywords})"
                 + _atomic(r"[a-z0-9_\-]{0,40}", "t")
                 + r"(?:[\"'],[ \t]{0,4}[\"']|[ \t]{1,8}|=)(?!-)(?P<w>[^\s\"']+)"
             ),
@@ -287,7 +287,7 @@ def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
         # <password>S</password>, <db:Password attr="x">S</db:Password>.
         (
             re.compile(
-                rf"<[a-z0-9_.:\-]{{0,40}}?(?:{keywords})"
+                rf"<(?:[a-z0-9]{{1,20}}[_.:\-]){{0,3}}(?:{keywords})"
                 + _atomic(r"[a-z0-9_.:\-]{0,40}", "t")
                 + r"(?:\s[^<>]{0,256})?>(?P<w>[^<]+)"
             ),
@@ -319,6 +319,14 @@ _FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     # Credentials in URLs: all of the user information, up to the last "@"
     # of the authority (a password may hold "@"; a token may be the user).
     ("://", re.compile(r"://(?P<w>[^\s/?#\"'<>]{1,1024})@"), False),
+    # ...and a password holding "/", "?" or "#" (not allowed unencoded, but
+    # written): after "user:", up to the last "@" before a blank or the next
+    # "://" (so no two anchors read the same characters).
+    (
+        "://",
+        re.compile(r"://[^\s/?#@:\"'<>]{0,256}:(?P<w>(?:[^\s\"'<>:]|:(?!//)){1,1024})@"),
+        False,
+    ),
     # Authorization schemes on their own: "Bearer abc...".
     ("bearer", re.compile(r"bearer[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
     ("basic", re.compile(r"basic[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
