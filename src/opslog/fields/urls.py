@@ -36,7 +36,21 @@ def shown_url(url: str) -> ShownUrl:
         netloc = host if explicit is None else f"{host}:{explicit}"
         if ":" in host:  # an IPv6 literal goes back in brackets
             netloc = f"[{host}]" if explicit is None else f"[{host}]:{explicit}"
-        text = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        text = _without_user(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")))
         return ShownUrl(text, host, explicit or _DEFAULT_PORTS.get(parts.scheme))
     except (ValueError, TypeError):
         return ShownUrl("<unparseable URL>", "", None)
+
+
+def _without_user(text: str) -> str:
+    """Drop what is left of user information in a URL the parser did not
+    understand (``host:password@port/path`` has no ``//``): everything up to
+    the last ``@`` before the path."""
+    start = text.find("://")
+    start = 0 if start < 0 else start + 3
+    end = text.find("/", start)
+    authority = text[start : end if end >= 0 else len(text)]
+    at = authority.rfind("@")
+    if at < 0:
+        return text
+    return text[:start] + "***" + text[start + at :]
