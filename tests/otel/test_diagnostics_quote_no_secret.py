@@ -105,3 +105,35 @@ def test_client_spans_redact_the_url_path_too(captured: Capture, url: str) -> No
     full = str(span.attributes["url.full"])
     assert full.startswith("https://api.local/")
     assert SECRET not in full and SECRET[:8] not in full
+
+
+@pytest.mark.parametrize(
+    "baggage",
+    [
+        f"job_id=j1,password=a {SECRET} b",
+        f"token={SECRET}\u00e9",
+        "k=" + "v" * 9000 + f",token={SECRET}",
+        f"{SECRET}",
+    ],
+)
+def test_opentelemetrys_baggage_warnings_never_quote_a_secret(baggage: str) -> None:
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    logger = logging.getLogger("opentelemetry.baggage.propagation")
+    logger.addHandler(handler)
+    try:
+        opslog.extract(
+            {
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "baggage": baggage,
+            }
+        )
+    finally:
+        logger.removeHandler(handler)
+    assert lines, "OpenTelemetry warned about the header"
+    assert not any(SECRET in line or SECRET[:8] in line for line in lines), lines

@@ -27,6 +27,7 @@ applications can select it with ``OTEL_PROPAGATORS=opslog_tracecontext,baggage``
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Optional
 
@@ -115,6 +116,39 @@ def _shown(value: object) -> str:
     if len(text) > _SHOWN_CHARS:
         text = text[:_SHOWN_CHARS] + "…"
     return repr(text)
+
+
+class _QuoteSafely(logging.Filter):
+    """Redacts and cuts the arguments of OpenTelemetry's propagator warnings.
+
+    OpenTelemetry's baggage and trace-context propagators quote rejected
+    header values raw (``Invalid baggage entry: `...```, a whole over-long
+    header): a hostile or careless caller's secret would reach the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            if isinstance(record.args, tuple):
+                record.args = tuple(_keys_only(a) if isinstance(a, str) else a for a in record.args)
+        except Exception:
+            record.args = ()
+            record.msg = "a propagation header was rejected (its text is withheld)"
+        return True
+
+
+def _keys_only(text: str) -> str:
+    """A rejected header as a warning may show it: the names of its first
+    members (redacted, cut), never a value; a member with no name is withheld."""
+    shown = []
+    for member in text.split(",")[:3]:
+        name, equals, _ = member.partition("=")
+        shown.append(f"{_shown(name.strip())[1:-1][:64]}=…" if equals else f"<{len(member)} chars>")
+    more = ", …" if text.count(",") >= 3 else ""
+    return ", ".join(shown) + more
+
+
+for _name in ("opentelemetry.baggage.propagation", "opentelemetry.trace.propagation.tracecontext"):
+    logging.getLogger(_name).addFilter(_QuoteSafely())
 
 
 class W3CTraceContextPropagator(TextMapPropagator):
