@@ -97,9 +97,11 @@ def test_configure_errors_from_variables_never_echo_them(monkeypatch: pytest.Mon
     ],
 )
 def test_client_spans_redact_the_url_path_too(captured: Capture, url: str) -> None:
-    with opslog.new_operation_logger("job").start_operation("op"):
-        with opslog.http_client_span("GET", url) as call:
-            call.set_status(200)
+    with (
+        opslog.new_operation_logger("job").start_operation("op"),
+        opslog.http_client_span("GET", url) as call,
+    ):
+        call.set_status(200)
     (span,) = [s for s in captured.spans if s.name == "GET"]
     assert span.attributes is not None
     full = str(span.attributes["url.full"])
