@@ -175,8 +175,12 @@ class KnownSecrets:
         self._prints: OrderedDict[tuple[int, int], str] = OrderedDict()
         #: Bumped on every new value: memos of redacted text compare it.
         self.generation = 0
-        self._finder: Optional[re.Pattern[str]] = None
-        self._by_anchor: dict[str, tuple[tuple[int, int], ...]] = {}
+        #: (finder of anchors, anchor -> fingerprints): replaced whole, so a
+        #: reader on another thread never sees half of a new state.
+        self._state: tuple[Optional[re.Pattern[str]], dict[str, tuple[tuple[int, int], ...]]] = (
+            None,
+            {},
+        )
 
     def __len__(self) -> int:
         return len(self._prints)
@@ -200,9 +204,8 @@ class KnownSecrets:
         for key, anchor in self._prints.items():
             by_anchor.setdefault(anchor, []).append(key)
         anchors = sorted(by_anchor, key=len, reverse=True)
-        # Readers take the pair of attributes in one tuple: never half-built.
-        self._by_anchor = {a: tuple(keys) for a, keys in by_anchor.items()}
-        self._finder = re.compile("|".join(map(re.escape, anchors))) if anchors else None
+        finder = re.compile("|".join(map(re.escape, anchors))) if anchors else None
+        self._state = (finder, {a: tuple(keys) for a, keys in by_anchor.items()})
         self.generation += 1
 
     def clear(self) -> None:
@@ -213,8 +216,7 @@ class KnownSecrets:
 
     def spans(self, text: str, out: list[tuple[int, int, int]]) -> None:
         """Add the spans of ``text`` that hold a remembered value to ``out``."""
-        with self._lock:
-            finder, by_anchor = self._finder, self._by_anchor
+        finder, by_anchor = self._state
         if finder is None:
             return
         position = 0
