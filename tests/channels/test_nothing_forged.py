@@ -139,7 +139,9 @@ def test_no_caller_field_changes_opslogs_own_values_on_any_output(
     assert event.message == "hello"
     outputs = five_outputs(capture)
     assert all("hello" in text for text in outputs.values())
-    document = json.loads(outputs["json lines"].splitlines()[1])
+    lines = outputs["json lines"].split("\n")
+    assert len(lines) == len(outputs["json lines"].splitlines()) == 3  # one event, one line
+    document = json.loads(lines[1])
     assert document["job_id"] == "job-7" and document["msg"] == "hello"
     for key in fields:
         if key in OWN_KEYS:
@@ -155,3 +157,18 @@ def test_step_info_carries_all_five_required_fields_on_every_channel(captured: C
     assert attributes["event"] == "step_info"
     assert attributes["correlation_id"] == op.correlation_id
     assert attributes["fields.event"] == "forged"
+
+
+@pytest.mark.parametrize("breaker", ["\n", "\r", "\x85", "\u2028", "\u2029", "\x0b", "\x1e"])
+def test_json_lines_stay_one_line_per_event_for_any_line_breaker(
+    tmp_path: Path, breaker: str
+) -> None:
+    path = tmp_path / "events.jsonl"
+    opslog.configure(json_path=str(path), console=False)
+    op = opslog.new_operation_logger(f"job{breaker}1").start_operation(f"op{breaker}x")
+    op.log_step(f"s{breaker}", f"a{breaker}b", {f"k{breaker}": f"v{breaker}w"})
+    op.end_operation()
+    opslog.shutdown(timeout=1)
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) == 3
+    assert json.loads(text.splitlines()[1])["message"] == f"a{breaker}b"

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _LEVELS = {"WARNING": "WARN", "CRITICAL": "ERROR"}
+#: Line terminators other than "\n" and "\r" (which JSON escapes anyway).
+_LINE_BREAKS = {c: f"\\u{c:04x}" for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)}
 
 
 def is_event_record(record: logging.LogRecord) -> bool:
@@ -60,7 +62,10 @@ class JsonLinesFormatter(logging.Formatter):
             document[key] = _jsonable(value)
         document["span_id"] = getattr(record, "span_id", "")
         document["parent_span_id"] = getattr(record, "parent_span_id", "")
-        return json.dumps(document, ensure_ascii=False, allow_nan=False)
+        line = json.dumps(document, ensure_ascii=False, allow_nan=False)
+        # JSON leaves these raw inside strings, but many readers end a line on
+        # them (str.splitlines, JavaScript): one event must stay one line.
+        return line if line.isascii() else line.translate(_LINE_BREAKS)
 
 
 def _jsonable(value: Any) -> Any:
