@@ -370,7 +370,7 @@ def _straddle_field(op: OperationContext, step: StepContext, s: str) -> None:
 
 
 def _retry_error(op: OperationContext, step: StepContext, s: str) -> None:
-    for attempt in op.retry("connect", max_retries=2, delay=0):
+    for attempt in op.retry("connect", max_attempts=2, delay=0):
         with attempt:
             if attempt.number == 1:
                 raise ConnectionError(f"auth token={s} expired")

@@ -30,12 +30,12 @@ from .core.decorators import traced_operation, traced_step
 from .core.operation import (
     OperationContext,
     OperationLogger,
+    StepContext,
     current_operation,
     current_step,
     new_operation_logger,
     new_operation_logger_with_correlation,
 )
-from .core.step import StepContext
 from .fields.errors import ErrorClassifier, default_classifier
 from .fields.redaction import REDACTED
 from .otel.correlation import (

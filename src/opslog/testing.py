@@ -37,7 +37,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ._config import configure, get_settings, restore_settings
-from .channels.emit import LOGGER_NAME, listeners
+from .channels.emit import listeners
+from .channels.stdlib import LOGGER_NAME
 
 __all__ = ["CapturedEvent", "Capture", "capture_events"]
 

@@ -24,7 +24,9 @@ __all__ = [
     "FIELD_JOB_ID",
     "FIELD_MESSAGE",
     "FIELD_OPERATION",
+    "FIELD_PARENT_STEP",
     "FIELD_STEP",
+    "JSON_LINE_KEYS",
     "OPERATION_END",
     "OPERATION_START",
     "OPERATION_STEP",
@@ -34,6 +36,7 @@ __all__ = [
     "STATUS_CANCELLED",
     "STATUS_COMPLETED",
     "STATUS_FAILED",
+    "STATUS_RETRYING",
     "STEP_DEBUG",
     "STEP_DURATION",
     "STEP_END",
@@ -65,6 +68,9 @@ FIELD_OPERATION: Final = "operation"
 FIELD_STEP: Final = "step"
 FIELD_EVENT: Final = "event"
 FIELD_MESSAGE: Final = "message"
+#: Not required: on the events of a sub-step, the name of the step it runs in,
+#: so flat log queries can rebuild the nesting.
+FIELD_PARENT_STEP: Final = "parent_step"
 
 #: The five fields every event carries, always as strings.
 REQUIRED_FIELDS: Final = (
@@ -81,7 +87,9 @@ JSON_LINE_KEYS: Final = ("@timestamp", "level", "msg", "span_id", "parent_span_i
 #: Keys a caller's ``fields`` may not overwrite, on any channel: the required
 #: fields, ``message`` and the keys of a JSON line. A caller value under one
 #: of these keys is kept, renamed to ``fields.<key>``.
-RESERVED_FIELDS: Final = frozenset((*REQUIRED_FIELDS, FIELD_MESSAGE, *JSON_LINE_KEYS))
+RESERVED_FIELDS: Final = frozenset(
+    (*REQUIRED_FIELDS, FIELD_MESSAGE, FIELD_PARENT_STEP, *JSON_LINE_KEYS)
+)
 
 #: The ``step`` value of operation-level events (``operation_start``,
 #: ``operation_end``, ``child_operation_start``), which belong to no step.
@@ -100,6 +108,9 @@ STATUS_ABANDONED: Final = "abandoned"
 #: ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``,
 #: ``asyncio.CancelledError``, ``SystemExit``).
 STATUS_CANCELLED: Final = "cancelled"
+#: Given by :meth:`opslog.OperationContext.retry` to an attempt that failed
+#: and is tried again.
+STATUS_RETRYING: Final = "retrying"
 
 
 class Level(enum.IntEnum):
@@ -162,8 +173,3 @@ def _load_severities() -> dict[Level, Any]:
         }
     )
     return _SEVERITY
-
-
-def end_level(status: str) -> Level:
-    """The level of a ``step_end``/``operation_end`` event for ``status``."""
-    return Level.ERROR if status == STATUS_FAILED else Level.INFO

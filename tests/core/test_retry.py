@@ -24,7 +24,9 @@ def test_retries_retryable_errors_then_succeeds(captured: Capture) -> None:
     sleeps: list[float] = []
     call = flaky([TimeoutError("t/o"), ConnectionError("reset")])
     with opslog.new_operation_logger("j").operation("failover") as op:
-        retry = Retry(op, "vm-creation", max_retries=4, delay=0.5, backoff=2.0, sleep=sleeps.append)
+        retry = Retry(
+            op, "vm-creation", max_attempts=4, delay=0.5, backoff=2.0, sleep=sleeps.append
+        )
         for attempt in retry:
             with attempt:
                 result = call()
@@ -50,7 +52,7 @@ def test_final_failure_carries_attempts_and_the_last_error(captured: Capture) ->
         pytest.raises(TimeoutError, match="last"),
         opslog.new_operation_logger("j").operation("failover") as op,
     ):
-        for attempt in Retry(op, "attach", max_retries=3, delay=0, sleep=lambda s: None):
+        for attempt in Retry(op, "attach", max_attempts=3, delay=0, sleep=lambda s: None):
             with attempt:
                 flaky(errors)()
     final = captured.last("step_error")
@@ -62,7 +64,7 @@ def test_final_failure_carries_attempts_and_the_last_error(captured: Capture) ->
 
 def test_non_retryable_error_fails_at_once(captured: Capture) -> None:
     with pytest.raises(ValueError), opslog.new_operation_logger("j").operation("op") as op:
-        for attempt in op.retry("create", max_retries=5, delay=0):
+        for attempt in op.retry("create", max_attempts=5, delay=0):
             with attempt:
                 raise ValueError("bad request")
     assert captured.last("step_error")["reason"] == "not_retryable"
@@ -74,7 +76,7 @@ def test_retry_on_and_the_deadline(captured: Capture) -> None:
         retry = Retry(
             op,
             "poll",
-            max_retries=10,
+            max_attempts=10,
             delay=5.0,
             deadline=1.0,
             retry_on=lambda e: isinstance(e, KeyError),

@@ -2,9 +2,10 @@
 
 ``HH:MM:SS.mmm LEVEL operation/step  message  key=value ...`` where the
 key/values are the caller's and the event's own fields (the required fields
-are already in the prefix). Colour is used only when the stream is a TTY
-and ``NO_COLOR`` is not set. Records that are not opslog events (for example
-self-diagnostics) are printed as ``HH:MM:SS.mmm LEVEL name  message``.
+are already in the prefix; a sub-step shows as ``operation/parent/step``).
+Colour is used only when the stream is a TTY and ``NO_COLOR`` is not set.
+Records that are not opslog events (for example self-diagnostics) are
+printed as ``HH:MM:SS.mmm LEVEL name  message``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import os
 import time
 from typing import IO, Any, Optional
 
-from ..vocabulary import FIELD_MESSAGE, REQUIRED_FIELDS
+from ..vocabulary import (
+    FIELD_MESSAGE,
+    FIELD_OPERATION,
+    FIELD_PARENT_STEP,
+    FIELD_STEP,
+    OPERATION_STEP,
+    REQUIRED_FIELDS,
+)
 
 __all__ = ["ConsoleFormatter", "console_handler", "field_text", "one_line"]
 
@@ -26,7 +34,7 @@ _COLOURS = {
 }
 _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
-_HIDDEN = frozenset((*REQUIRED_FIELDS, FIELD_MESSAGE, "exception.stacktrace"))
+_HIDDEN = frozenset((*REQUIRED_FIELDS, FIELD_MESSAGE, FIELD_PARENT_STEP, "exception.stacktrace"))
 _LEVEL_NAMES = {"WARNING": "WARN"}
 
 
@@ -77,7 +85,10 @@ class ConsoleFormatter(logging.Formatter):
         level = _LEVEL_NAMES.get(record.levelname, record.levelname)
         fields: Optional[dict[str, Any]] = getattr(record, "opslog", None)
         if isinstance(fields, dict):
-            where = one_line(f"{fields.get('operation', '')}/{fields.get('step', '')}")
+            step = fields.get(FIELD_STEP, "")
+            parent = fields.get(FIELD_PARENT_STEP) if step != OPERATION_STEP else None
+            path = (fields.get(FIELD_OPERATION, ""), parent, step)
+            where = one_line("/".join(str(part) for part in path if part is not None))
             extra = " ".join(
                 f"{one_line(str(k))}={field_text(v, self.max_field_chars)}"
                 for k, v in fields.items()

@@ -1,23 +1,13 @@
 """The one event path: every opslog call ends in :func:`emit`.
 
-:func:`emit` builds the event's attributes once (caller fields coerced and
-redacted, the event's own fields, the five required fields placed last so
-that no attribute limit can evict them) and hands the same attributes to the
-three channels:
-
-* **span event** on the scope's span (name = the event name, e.g.
-  ``step_info``; Jaeger shows it as the log field ``event``);
-* **OpenTelemetry log record** with ``event_name`` = the event, severity from
-  the level, body = the message, and the trace/span ids of the scope's span;
-* **stdlib logging** record on the ``opslog`` logger, whose attributes are the
-  event's fields (so a JSON formatter sees them; a field named like a
-  ``LogRecord`` attribute, e.g. ``name``, is set as ``fields.name``), plus
-  ``record.opslog``, the event's whole field dict with its original keys,
-  and ``record.span_id``/``record.parent_span_id`` (16 hex digits).
-
-Each channel can be switched off with :func:`opslog.configure`. A channel
-that raises is counted and reported (``channel_error``); the others still
-run and the caller never sees it.
+:func:`emit` builds the event once (caller fields coerced and redacted, the
+event's own fields, the five required fields placed last so that no
+attribute limit can evict them) and hands the same :class:`~.base.Event` to
+every channel that is on (:data:`CHANNELS`): span events
+(:mod:`.span_events`), OpenTelemetry log records (:mod:`.log_records`) and
+stdlib ``logging`` records (:mod:`.stdlib`). A channel that raises is counted
+and reported (``channel_error``); the others still run and the caller never
+sees it.
 
 Layering when keys collide, strongest first: required fields and ``message``
 > the event's own fields (``status``, ``duration_ms``...) > the caller's
@@ -27,43 +17,40 @@ that loses to a stronger layer is kept under ``fields.<key>``.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Callable, Optional
 
 from .. import _config, _diagnostics
 from .._config import Settings
 from ..fields.coercion import Attributes
-from ..otel.providers import get_otel_logger
 from ..vocabulary import FIELD_EVENT, FIELD_MESSAGE, FIELD_STEP, RESERVED_FIELDS, Level
+from .base import Channel, Event, EventSource
+from .log_records import LogRecordChannel
+from .span_events import SpanEventChannel
+from .stdlib import StdlibChannel
 
-if TYPE_CHECKING:
-    from ..core.scope import Scope
+__all__ = ["CHANNELS", "emit", "listeners"]
 
-__all__ = ["LOGGER_NAME", "LOGRECORD_ATTRIBUTES", "emit"]
-
-#: The stdlib logger every event is sent to.
-LOGGER_NAME = "opslog"
-_stdlib_logger = logging.getLogger(LOGGER_NAME)
-# A library must not print through logging's last-resort handler; the
-# application decides where opslog's records go.
-_stdlib_logger.addHandler(logging.NullHandler())
-
-#: Every name a ``logging.LogRecord`` has, data and methods (``msg``,
-#: ``args``, ``exc_info``, ``getMessage``...) plus what formatters and opslog
-#: add: a field with one of these names is set on the record as
-#: ``fields.<name>``, so it can neither overwrite the record's own data nor
-#: break a handler.
-LOGRECORD_ATTRIBUTES = (
-    frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
-    | frozenset(dir(logging.LogRecord))
-    | {"message", "asctime", "taskName", "opslog", "span_id", "parent_span_id"}
-)
+#: Every output, in the order they receive an event.
+CHANNELS: tuple[Channel, ...] = (SpanEventChannel(), LogRecordChannel(), StdlibChannel())
 
 #: Called with every emitted event, whatever the channel settings: the hook
 #: :mod:`opslog.testing` captures events with. Empty in production.
 listeners: list[Callable[[str, Level, str, Attributes], None]] = []
+
+#: (settings, the channels they switch on): recomputed when settings change.
+_active: tuple[Optional[Settings], tuple[Channel, ...]] = (None, ())
+
+
+def _channels_on(settings: Settings) -> tuple[Channel, ...]:
+    global _active
+    cached_for, channels = _active
+    if cached_for is not settings:
+        channels = tuple(c for c in CHANNELS if c.enabled(settings))
+        _active = (settings, channels)
+    return channels
+
 
 FIELDS_DROPPED = "opslog.fields_dropped"
 AFTER_END = "opslog.after_end"
@@ -71,7 +58,7 @@ AFTER_END = "opslog.after_end"
 
 def build_attributes(
     settings: Settings,
-    scope: Scope,
+    scope: EventSource,
     event: str,
     step: Optional[str],
     text: str,
@@ -101,9 +88,9 @@ def build_attributes(
     # Required fields last: OpenTelemetry evicts the oldest attributes first.
     out[FIELD_MESSAGE] = text
     if step is None:
-        out.update(scope.event_tail)
+        out.update(scope._event_tail)
     else:
-        out.update(scope.required)
+        out.update(scope._required)
         out[FIELD_STEP] = coercer.name(step)
     out[FIELD_EVENT] = event
     return out
@@ -135,7 +122,7 @@ def _merge_fields(
 
 
 def emit(
-    scope: Scope,
+    scope: EventSource,
     event: str,
     level: Level,
     message: object,
@@ -179,35 +166,13 @@ def emit(
             listener(event, level, text, attributes)
         except Exception as exc:
             _channel_failed("listener", event, exc)
-    if settings.span_events and not scope.ended:
-        try:
-            scope.add_span_event(event, attributes, timestamp)
-            if exception_attributes:
-                scope.span.add_event("exception", exception_attributes, timestamp)
-        except Exception as exc:
-            _channel_failed("span", event, exc)
-    if settings.log_records:
-        try:
-            get_otel_logger().emit(
-                timestamp=timestamp,
-                context=scope.context,
-                severity_number=level.severity_number,
-                severity_text=level.severity_text,
-                body=text,
-                attributes={**attributes, **exception_attributes}
-                if exception_attributes
-                else attributes,
-                event_name=event,
-            )
-        except Exception as exc:
-            _channel_failed("log record", event, exc)
-    if stdlib and settings.stdlib_logging and _stdlib_logger.isEnabledFor(level):
-        try:
-            _stdlib_logger.handle(
-                _stdlib_record(scope, level, text, attributes, exception_attributes, timestamp)
-            )
-        except Exception as exc:
-            _channel_failed("logging", event, exc)
+    ready = Event(scope, event, level, text, attributes, exception_attributes, timestamp)
+    for channel in _channels_on(settings):
+        if stdlib or channel.name != StdlibChannel.name:
+            try:
+                channel.send(ready)
+            except Exception as exc:
+                _channel_failed(channel.name, event, exc)
 
 
 def _exception_attributes(settings: Settings, exception: BaseException) -> Attributes:
@@ -215,39 +180,6 @@ def _exception_attributes(settings: Settings, exception: BaseException) -> Attri
 
     coercer = settings.coercer
     return {k: coercer.any_text(v) for k, v in exception_attributes(exception).items()}
-
-
-def _stdlib_record(
-    scope: Scope,
-    level: Level,
-    text: str,
-    attributes: Attributes,
-    exception_attributes: Optional[Attributes],
-    timestamp: int,
-) -> logging.LogRecord:
-    record = _stdlib_logger.makeRecord(
-        LOGGER_NAME, int(level), "(opslog)", 0, text, (), None, func=None
-    )
-    record.created = timestamp / 1e9
-    record.msecs = (timestamp // 1_000_000) % 1000
-    fields: dict[str, Any] = {}
-    for key, value in attributes.items():
-        if key == FIELD_MESSAGE:
-            continue  # it is the record's message already
-        if key in LOGRECORD_ATTRIBUTES:
-            key = "fields." + key
-        fields[key] = value
-    record.__dict__.update(fields)
-    # The event's whole field dict, original keys, message included.
-    record.opslog = {**attributes, **exception_attributes} if exception_attributes else attributes
-    record.span_id = scope.span_id
-    record.parent_span_id = scope.parent_span_id
-    if exception_attributes:
-        record.__dict__.update(exception_attributes)
-        # Standard formatters print exc_text: give them the redacted trace,
-        # never exc_info (which they would format from the live exception).
-        record.exc_text = str(exception_attributes.get("exception.stacktrace", "")) or None
-    return record
 
 
 def _channel_failed(channel: str, event: str, exc: Exception) -> None:

@@ -1,8 +1,9 @@
 """The seed's "enhanced test failover", written with opslog.
 
-A realistic multi-step job: snapshot protection through a child operation,
-VirtIO driver injection (with a warning), VM creation that succeeds on its
-second attempt (a recovered, retryable error), volume attachment timed with
+A realistic multi-step job: snapshot protection through a child operation
+of the snapshot step, VirtIO driver injection (with a warning and two
+sub-steps), VM creation retried with ``retry`` inside its step (the first
+attempt meets a recovered, retryable error), volume attachment timed with
 ``log_duration``, and cleanup. It sleeps only a few milliseconds per step.
 ``opslog demo`` runs it with events printed to the terminal.
 """
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 from ..core import operation as operations
-from ..core.operation import OperationContext
+from ..core.operation import StepContext
 from ..integrations.http import urlopen
 from ..vocabulary import STATUS_COMPLETED, STATUS_FAILED
 
@@ -37,8 +38,8 @@ def _work(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def _snapshot(parent: OperationContext, vm_id: str) -> str:
-    """The seed's child operation: executeSnapshotStep."""
+def _snapshot(parent: StepContext, vm_id: str) -> str:
+    """The seed's child operation: executeSnapshotStep, a child of the snapshot step."""
     child = parent.create_child_context("linstor-snapshot-creation")
     child.log_step("volume-discovery", "Finding volume UUID for VM", {"vm_id": vm_id})
     _work(0.005)
@@ -51,30 +52,27 @@ def _snapshot(parent: OperationContext, vm_id: str) -> str:
     return snapshot_name
 
 
-def _create_vm(op: OperationContext, vm_name: str, max_retries: int = 3) -> str:
-    """The seed's retry loop: attempt-N steps, retrying then completed."""
-    retry_delay = 0.01
-    for attempt in range(1, max_retries + 1):
-        attempt_step = op.start_step(f"attempt-{attempt}")
-        if attempt == 1:
-            # A recovered error: logged as step_error, the attempt retried.
-            err = TimeoutError("CloudStack API did not answer within 30s")
-            attempt_step.error(
-                "Operation failed, retrying",
-                err,
-                {
-                    "attempt_number": attempt,
-                    "max_retries": max_retries,
-                    "retry_delay": f"{retry_delay}s",
-                },
-            )
-            attempt_step.end_step("retrying")
-            _work(retry_delay)
-            continue
-        attempt_step.success("Operation succeeded", {"attempt_number": attempt})
-        attempt_step.end_step(STATUS_COMPLETED)
-        break
+class CloudStackTimeout(TimeoutError):
+    """The demo's recovered error (a TimeoutError: retryable)."""
+
+
+def _create_vm(step: StepContext, vm_name: str) -> str:
+    """The seed's retry loop as ``retry``: attempts are sub-steps of the step;
+    the first one times out (retryable), the second succeeds."""
+    for attempt in step.retry("vm-creation", max_attempts=3, delay=0.01):
+        with attempt:
+            if attempt.number == 1:
+                raise CloudStackTimeout("CloudStack API did not answer within 30s")
+            _work(0.002)
     return f"{vm_name}-test"
+
+
+def _inject_drivers(step: StepContext) -> None:
+    """Two sub-steps of the injection step."""
+    for driver in ("viostor", "netkvm"):
+        with step.step(f"inject-{driver}") as sub:
+            _work(0.002)
+            sub.success(f"{driver} injected", {"driver": driver})
 
 
 def _call_daemon(url: str, path: str, body: Mapping[str, object]) -> dict[str, object]:
@@ -135,17 +133,17 @@ def run_failover(
             op.end_operation(STATUS_FAILED, {"failure_step": name})
             raise FailoverError(f"{name} step failed", logger.correlation_id) from err
         if name == "linstor-snapshot":
-            snapshot_name = _snapshot(op, vm_id)
+            snapshot_name = _snapshot(step, vm_id)
             step.success("Snapshot created successfully", {"snapshot_name": snapshot_name})
         elif name == "virtio-injection":
             step.warn("Driver vioscsi already present, skipping", {"driver": "vioscsi"})
-            _work(0.01)
+            _inject_drivers(step)
             step.success(
                 "VirtIO drivers injected",
                 {"drivers_installed": ["viostor", "netkvm"], "device_path": "/dev/vdc"},
             )
         elif name == "vm-creation":
-            destination = _create_vm(op, vm_name)
+            destination = _create_vm(step, vm_name)
             step.success("Test VM created", {"destination_vm_id": destination})
         elif name == "volume-attachment":
             volume = {"volume_id": "babe9a3f-2746-4bfa-86cb-36830e0cd399", "vm_id": vm_id}

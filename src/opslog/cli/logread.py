@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Optional
 
+from ..vocabulary import REQUIRED_FIELDS
+
 __all__ = ["LineStats", "parse_time", "read_events"]
 
-_REQUIRED = ("correlation_id", "job_id", "operation", "step", "event")
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Lines longer than this are skipped unread (a runaway line must not eat memory).
@@ -73,7 +74,7 @@ def _is_event(document: object) -> bool:
         return False
     if not isinstance(document.get("@timestamp"), str):
         return False
-    return all(isinstance(document.get(key), str) for key in _REQUIRED)
+    return all(isinstance(document.get(key), str) for key in REQUIRED_FIELDS)
 
 
 def _lines(stream: IO[bytes], follow: bool, idle: Callable[[], None]) -> Iterator[bytes]:

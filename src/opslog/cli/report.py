@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from typing import Any, Optional
 
 from ..channels.console import one_line
+from ..vocabulary import OPERATION_END, STATUS_COMPLETED, STEP_ERROR
 from .logread import event_time
 
 __all__ = ["MAX_DURATIONS", "MAX_NAMES", "Report", "percentile"]
@@ -81,7 +82,7 @@ class Report:
 
     def add(self, event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind not in ("operation_end", "step_error"):
+        if kind not in (OPERATION_END, STEP_ERROR):
             return
         if self.since is not None or self.until is not None:
             when = event_time(event)
@@ -92,12 +93,12 @@ class Report:
             if self.until is not None and when > self.until:
                 return
         operation = self._name(event["operation"], self.outcomes)
-        if kind == "operation_end":
+        if kind == OPERATION_END:
             status = str(event.get("status", ""))[:256]
             self.outcomes[operation][self._name(status, self.outcomes[operation])] += 1
             duration = event.get("total_duration_ms")
             if (
-                status == "completed"
+                status == STATUS_COMPLETED
                 and isinstance(duration, (int, float))
                 and not isinstance(duration, bool)
                 and math.isfinite(duration)

@@ -21,26 +21,33 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..channels.console import field_text, one_line
+from ..vocabulary import (
+    CHILD_OPERATION_START,
+    FIELD_MESSAGE,
+    FIELD_PARENT_STEP,
+    FIELD_STEP,
+    JSON_LINE_KEYS,
+    OPERATION_END,
+    OPERATION_START,
+    OPERATION_STEP,
+    REQUIRED_FIELDS,
+    STEP_END,
+    STEP_START,
+)
 from .logread import event_time
 
 __all__ = ["Node", "TreeBuilder", "TreeFilter", "render"]
 
-_STRUCTURAL = frozenset(
-    ("operation_start", "child_operation_start", "step_start", "step_end", "operation_end")
-)
+_STARTS = (OPERATION_START, CHILD_OPERATION_START, STEP_START)
+_ENDS = (STEP_END, OPERATION_END)
+_STRUCTURAL = frozenset((*_STARTS, *_ENDS))
+#: Fields not repeated on event lines: shown in the headers, or opslog's own.
 _HIDDEN = frozenset(
     (
-        "@timestamp",
-        "level",
-        "msg",
-        "message",
-        "correlation_id",
-        "job_id",
-        "operation",
-        "step",
-        "event",
-        "span_id",
-        "parent_span_id",
+        *JSON_LINE_KEYS,
+        FIELD_MESSAGE,
+        FIELD_PARENT_STEP,
+        *REQUIRED_FIELDS,
         "exception.stacktrace",
         "span_events_dropped",
         "abandoned_steps",
@@ -160,16 +167,16 @@ class TreeBuilder:
             node = self._start(
                 event,
                 span_id,
-                partial=kind not in ("operation_start", "child_operation_start", "step_start"),
+                partial=kind not in _STARTS,
             )
         if kind not in _STRUCTURAL:
             node.add_event(event, self.max_events)
-        elif kind in ("step_end", "operation_end"):
+        elif kind in _ENDS:
             node.status = str(event.get("status", ""))
             duration = event.get("step_duration_str", event.get("total_duration_str"))
             node.duration = str(duration) if duration is not None else None
             node.summary = {k: v for k, v in event.items() if k not in _HIDDEN}
-            if kind == "operation_end" and span_id in self.roots:
+            if kind == OPERATION_END and span_id in self.roots:
                 return [self._finish(span_id)]
         evicted: list[Node] = []
         while self.roots and (
@@ -181,12 +188,12 @@ class TreeBuilder:
 
     def _start(self, event: dict[str, Any], span_id: str, partial: bool) -> Node:
         kind = event["event"]
-        if kind in ("operation_start", "child_operation_start", "operation_end"):
+        if kind in (OPERATION_START, CHILD_OPERATION_START, OPERATION_END):
             is_operation = True
-        elif kind in ("step_start", "step_end"):
+        elif kind in (STEP_START, STEP_END):
             is_operation = False
         else:  # an event whose span started before the input did: guess by its step
-            is_operation = event["step"] == "_operation"
+            is_operation = event[FIELD_STEP] == OPERATION_STEP
         node = Node(
             kind="operation" if is_operation else "step",
             name=event["operation"] if is_operation else event["step"],
@@ -194,7 +201,7 @@ class TreeBuilder:
             correlation_id=event["correlation_id"],
             job_id=event["job_id"],
             started=event["@timestamp"],
-            child_operation=kind == "child_operation_start",
+            child_operation=kind == CHILD_OPERATION_START,
             partial=partial,
         )
         parent = self.nodes.get(str(event.get("parent_span_id") or ""))
@@ -262,7 +269,9 @@ def _header(node: Node, colour: bool, root: bool = False) -> str:
 def _event_line(event: dict[str, Any], node: Node, colour: bool) -> str:
     level = str(event.get("level", ""))
     step = event.get("step")
-    where = f"[{one_line(str(step))}] " if node.kind == "operation" and step != "_operation" else ""
+    where = (
+        f"[{one_line(str(step))}] " if node.kind == "operation" and step != OPERATION_STEP else ""
+    )
     message = one_line(str(event.get("message", "")))
     text = f"{_clock(event['@timestamp'])} {one_line(level):<5} {where}{message}"
     fields = _fields(event)

@@ -26,8 +26,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from .. import _diagnostics
-from .operation import OperationContext, current_operation, new_operation_logger
-from .step import StepContext
+from .operation import OperationContext, StepContext, current_operation, new_operation_logger
 
 __all__ = ["traced_operation", "traced_step"]
 

@@ -19,19 +19,23 @@ import atexit
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from .. import _diagnostics
 from .._config import get_settings
 from ..otel.providers import force_flush
 
-if TYPE_CHECKING:
-    from .operation import OperationContext
+
+class _Operation(Protocol):
+    """A root operation, as far as process exit is concerned."""
+
+    def end_operation(self, status: str = ..., summary: Any = None) -> None: ...
+
 
 __all__ = ["end_open_operations", "open_operations", "register", "unregister"]
 
 _lock = threading.Lock()
-_open: dict[int, OperationContext] = {}
+_open: dict[int, _Operation] = {}
 _atexit_registered = False
 #: ``opslog.shutdown``, once ``configure`` set up a pipeline.
 _exit_hook: Optional[Callable[[float], object]] = None
@@ -52,7 +56,7 @@ def set_exit_hook(hook: Callable[[float], object]) -> None:
         _ensure_atexit()
 
 
-def register(operation: OperationContext) -> None:
+def register(operation: _Operation) -> None:
     with _lock:
         _open[id(operation)] = operation
         _ensure_atexit()
@@ -64,7 +68,7 @@ def unregister(operation: object) -> None:
         _open.pop(id(operation), None)
 
 
-def open_operations() -> list[OperationContext]:
+def open_operations() -> list[_Operation]:
     """The root operations not yet ended, oldest first."""
     with _lock:
         return list(_open.values())

@@ -1,6 +1,7 @@
-"""Operations: the operation logger, operation contexts and child operations.
+"""Operations, their steps, and the logger that starts them.
 
-Go's ``OperationLogger`` and ``OperationContext``:
+Go's ``OperationLogger``, ``OperationContext`` and ``StepContext``, in one
+module because operations and steps start each other:
 
 * :func:`new_operation_logger` / :func:`new_operation_logger_with_correlation`
   make an :class:`OperationLogger`, which fixes the correlation id (= trace
@@ -8,19 +9,27 @@ Go's ``OperationLogger`` and ``OperationContext``:
 * :meth:`OperationLogger.start_operation` starts an operation: a span that is
   the root of its own subtree (a trace root, or a child of the active or
   propagated span of the same trace);
-* :meth:`OperationContext.create_child_context` starts a child operation: a
-  child span that is itself an operation, with its own ``operation`` name,
-  the same correlation id and job id, and ``parent_operation`` recorded.
+* :meth:`~OperationContext.start_step` starts a step, a child span. Steps
+  nest: a step starts sub-steps the same way, and its events carry
+  ``parent_step`` (the step it runs in) besides the five required fields;
+* :meth:`~OperationContext.create_child_context` starts a child operation: a
+  child span (of the operation, or of the step it is called on) that is
+  itself an operation, with its own ``operation`` name, the same correlation
+  id and job id, and ``parent_operation`` recorded;
+* :meth:`~OperationContext.retry` runs attempts as steps (see
+  :mod:`opslog.core.retry`): under the step it is called on, or under the
+  operation's current step.
 
 Operation-level events (``operation_start``, ``operation_end``,
 ``child_operation_start``) carry ``step = "_operation"``
-(:data:`opslog.OPERATION_STEP`).
+(:data:`opslog.vocabulary.OPERATION_STEP`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -43,26 +52,28 @@ from ..vocabulary import (
     FIELD_CORRELATION_ID,
     FIELD_JOB_ID,
     FIELD_OPERATION,
+    FIELD_PARENT_STEP,
+    FIELD_STEP,
     OPERATION_END,
     OPERATION_START,
     OPERATION_STEP,
     STATUS_COMPLETED,
     STEP_DEBUG,
+    STEP_END,
     STEP_INFO,
+    STEP_START,
     STEP_SUCCESS,
     STEP_WARNING,
     Level,
 )
 from . import lifecycle
+from .retry import Retry
 from .scope import Scope
-from .step import StepContext
-
-if TYPE_CHECKING:
-    from .retry import Retry
 
 __all__ = [
     "OperationContext",
     "OperationLogger",
+    "StepContext",
     "current_operation",
     "current_step",
     "new_operation_logger",
@@ -145,7 +156,114 @@ class OperationLogger:
         return f"<OperationLogger job_id={self._job_id!r} correlation_id={self._correlation_id}>"
 
 
-class OperationContext(Scope):
+class _Parent(Scope):
+    """What operations and steps share as parents: they start steps, retries
+    and child operations under themselves."""
+
+    __slots__ = ()
+
+    def start_step(self, step_name: str) -> StepContext:
+        """Start a step (a child span of this scope) and emit ``step_start``.
+
+        Use it as a context manager to end it automatically:
+        ``with op.start_step("snapshot") as step:`` (or ``op.step(...)``).
+        On a step, this starts a sub-step.
+        """
+        return StepContext(self, _config._settings.coercer.name(step_name))
+
+    def step(self, step_name: str) -> StepContext:
+        """:meth:`start_step`, for ``with op.step("name") as step:``."""
+        return self.start_step(step_name)
+
+    def retry(
+        self,
+        name: str,
+        *,
+        max_attempts: Optional[int] = None,
+        delay: float = 1.0,
+        backoff: float = 2.0,
+        max_delay: float = 30.0,
+        jitter: float = 0.0,
+        deadline: Optional[float] = None,
+        retry_on: Optional[Callable[[BaseException], bool]] = None,
+        max_retries: Optional[int] = None,
+    ) -> Retry:
+        """Attempts of a retried piece of work, each a step (see :mod:`opslog.core.retry`).
+
+        On an operation whose step is current (inside ``with op.step(...)``)
+        the attempts are children of that step; otherwise of this scope. ::
+
+            for attempt in op.retry("vm-creation", max_attempts=3, delay=1.0):
+                with attempt:
+                    create_vm()
+
+        ``max_retries`` is the deprecated name of ``max_attempts`` (it always
+        counted attempts, as the seed's loop does).
+        """
+        if max_retries is not None:
+            warnings.warn(
+                "retry(max_retries=...) is deprecated: it counts attempts; use max_attempts",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if max_attempts is None:
+                max_attempts = max_retries
+        parent: _Parent = self
+        if isinstance(self, OperationContext):
+            running = current_step()
+            if running is not None and running.operation_context is self and not running._closing:
+                parent = running
+        return Retry(
+            parent,
+            get_settings().coercer.name(name),
+            max_attempts=3 if max_attempts is None else max_attempts,
+            delay=delay,
+            backoff=backoff,
+            max_delay=max_delay,
+            jitter=jitter,
+            deadline=deadline,
+            retry_on=retry_on,
+        )
+
+    def create_child_context(self, child_operation: str) -> OperationContext:
+        """Start a child operation and emit ``child_operation_start`` on it.
+
+        The child is an :class:`OperationContext` of its own (``operation``
+        = ``child_operation``) in the same trace, a child span of this scope,
+        with the same job id; it records ``parent_operation`` (and
+        ``parent_step`` when started on a step).
+        """
+        owner = self.operation_context
+        name = get_settings().coercer.name(child_operation)
+        on_step = self is not owner
+        child = OperationContext(
+            name=name,
+            job_id=self.job_id,
+            trace_id=owner._trace_id,
+            parent=self,
+            parent_context=self._context,
+            logger=owner.logger,
+            parent_step=self.name if on_step else None,
+        )
+        extras = {"parent_operation": self.operation, "child_operation": name}
+        if on_step:
+            extras[FIELD_PARENT_STEP] = self.name
+        emit(
+            child,
+            CHILD_OPERATION_START,
+            Level.INFO,
+            f"child operation {name} of {self.operation} started",
+            extras=extras,
+        )
+        return child
+
+    @property
+    def operation_context(self) -> OperationContext:
+        """The operation this scope belongs to (itself for an operation)."""
+        raise NotImplementedError
+
+
+class OperationContext(_Parent):
     """An operation: its span, its steps and child operations, its events.
 
     Every method is safe to call in any state: after ``end_operation`` the
@@ -156,7 +274,6 @@ class OperationContext(Scope):
 
     kind = "operation"
     _carries_job_baggage = True
-    _has_children = True
     _end_event = OPERATION_END
     _duration_fields = ("total_duration_ms", "total_duration_str")
 
@@ -166,32 +283,43 @@ class OperationContext(Scope):
         name: str,
         job_id: str,
         trace_id: int,
-        parent: Optional[OperationContext],
+        parent: Optional[Scope],
         parent_context: Optional[Context],
         logger: OperationLogger,
+        parent_step: Optional[str] = None,
     ) -> None:
         required = {
             FIELD_CORRELATION_ID: format_correlation_id(trace_id),
             FIELD_JOB_ID: job_id,
             FIELD_OPERATION: name,
         }
+        span_attributes: Optional[dict[str, Any]] = None
+        if parent is not None:
+            span_attributes = {"parent_operation": parent.operation}
+            if parent_step is not None:
+                span_attributes[FIELD_PARENT_STEP] = parent_step
         super().__init__(
             name,
             required,
             OPERATION_STEP,
             parent,
             parent_context,
-            {"parent_operation": parent.operation} if parent else None,
+            span_attributes,
             trace_id if parent_context is None else 0,
         )
+        #: The :class:`OperationLogger` that started it (or its root).
         self.logger = logger
         self._trace_id = trace_id
         if parent is None:
             lifecycle.register(self)
 
+    @property
+    def operation_context(self) -> OperationContext:
+        return self
+
     # -- logging ------------------------------------------------------------
     def log_step(self, step: str, message: object, fields: Fields = None) -> None:
-        """``step_info`` (INFO) for ``step``, on the operation's span."""
+        """``step_info`` (INFO) for ``step``, on the operation's span. Go's ``LogStep``."""
         emit(self, STEP_INFO, Level.INFO, message, step=step, fields=fields)
 
     def log_debug(self, step: str, message: object, fields: Fields = None) -> None:
@@ -210,8 +338,8 @@ class OperationContext(Scope):
         """``step_error`` (ERROR) for ``step`` with the error classification.
 
         ``err`` may be an exception, a string or ``None``; see
-        :mod:`opslog.fields.errors` for the fields it yields. The step becomes the
-        operation's ``failure_step`` if it later ends ``failed``.
+        :mod:`opslog.fields.errors` for the fields it yields. The step becomes
+        the operation's ``failure_step`` if it later ends ``failed``.
         """
         self._record_error(step, message, err, fields)
 
@@ -220,79 +348,11 @@ class OperationContext(Scope):
         emit(self, STEP_SUCCESS, Level.INFO, message, step=step, fields=fields)
 
     def log_duration(self, step: str, start: object) -> None:
-        """``step_duration`` for ``step``: ``duration_ms`` and ``duration_str`` since ``start``."""
+        """``step_duration`` for ``step``: ``duration_ms`` and ``duration_str`` since
+        ``start`` (see :mod:`opslog.fields.durations` for the accepted values)."""
         self._log_duration(step, start)
 
-    # -- structure ------------------------------------------------------------
-    def start_step(self, step_name: str) -> StepContext:
-        """Start a step (a child span) and emit ``step_start``.
-
-        Use it as a context manager to end it automatically:
-        ``with op.start_step("snapshot") as step:`` (or ``op.step(...)``).
-        """
-        return StepContext(self, _config._settings.coercer.name(step_name))
-
-    def step(self, step_name: str) -> StepContext:
-        """Alias of :meth:`start_step`, for ``with op.step("name") as step:``."""
-        return self.start_step(step_name)
-
-    def retry(
-        self,
-        name: str,
-        *,
-        max_retries: int = 3,
-        delay: float = 1.0,
-        backoff: float = 2.0,
-        max_delay: float = 30.0,
-        deadline: Optional[float] = None,
-        retry_on: Optional[Callable[[BaseException], bool]] = None,
-    ) -> Retry:
-        """Attempts of a retried piece of work, each a step (see :mod:`opslog.core.retry`).
-
-        ::
-
-            for attempt in op.retry("vm-creation", max_retries=3, delay=1.0):
-                with attempt:
-                    create_vm()
-        """
-        from .retry import Retry
-
-        return Retry(
-            self,
-            get_settings().coercer.name(name),
-            max_retries=max_retries,
-            delay=delay,
-            backoff=backoff,
-            max_delay=max_delay,
-            deadline=deadline,
-            retry_on=retry_on,
-        )
-
-    def create_child_context(self, child_operation: str) -> OperationContext:
-        """Start a child operation and emit ``child_operation_start`` on it.
-
-        The child is an :class:`OperationContext` of its own (``operation``
-        = ``child_operation``) in the same trace, a child span of this one,
-        with the same job id; it records ``parent_operation``.
-        """
-        name = get_settings().coercer.name(child_operation)
-        child = OperationContext(
-            name=name,
-            job_id=self.job_id,
-            trace_id=self._trace_id,
-            parent=self,
-            parent_context=self.context,
-            logger=self.logger,
-        )
-        emit(
-            child,
-            CHILD_OPERATION_START,
-            Level.INFO,
-            f"child operation {name} of {self.operation} started",
-            extras={"parent_operation": self.operation, "child_operation": name},
-        )
-        return child
-
+    # -- ending -----------------------------------------------------------------
     def end_operation(self, status: str = STATUS_COMPLETED, summary: Fields = None) -> None:
         """End the operation: ``operation_end`` with ``status``, the total duration
         and the ``summary`` fields.
@@ -305,16 +365,108 @@ class OperationContext(Scope):
         """
         self._close(status, summary)
 
-    def _end_extras(self) -> dict[str, object]:
-        children = self._abandon_children()
-        child_operations = sum(1 for c in children if isinstance(c, OperationContext))
+    def _end_extras(self, abandoned: list[Scope]) -> dict[str, object]:
+        # An operation's end always reports both counts, zero included.
         return {
-            "abandoned_steps": len(children) - child_operations,
-            "abandoned_child_operations": child_operations,
+            "abandoned_steps": 0,
+            "abandoned_child_operations": 0,
+            **super()._end_extras(abandoned),
         }
 
     def _end_for_exit(self, status: str) -> None:
         self.end_operation(status)
+
+
+class StepContext(_Parent):
+    """A step of an operation (or a sub-step of a step). Every method is safe
+    to call in any state."""
+
+    __slots__ = ("_operation",)
+
+    kind = "step"
+    _end_event = STEP_END
+    _duration_fields = ("step_duration_ms", "step_duration_str")
+
+    def __init__(self, parent: _Parent, name: str) -> None:
+        operation = parent.operation_context
+        parent_step = None if parent is operation else parent.name
+        attributes: dict[str, Any] = {FIELD_STEP: name}
+        if parent_step is not None:
+            attributes[FIELD_PARENT_STEP] = parent_step
+        super().__init__(
+            name,
+            operation._required,
+            name,
+            parent,
+            parent._context,
+            attributes,
+            parent_step=parent_step,
+        )
+        self._operation = operation
+        emit(self, STEP_START, Level.INFO, f"step {name} started")
+
+    @property
+    def operation_context(self) -> OperationContext:
+        """The operation this step belongs to."""
+        return self._operation
+
+    @property
+    def parent_step(self) -> Optional[str]:
+        """The name of the step this sub-step runs in, or ``None`` for a step of
+        the operation itself."""
+        return self._event_tail.get(FIELD_PARENT_STEP)
+
+    def debug(self, message: object, fields: Fields = None) -> None:
+        """``step_debug`` (DEBUG): emitted only when the configured level allows."""
+        if _config._settings.level_value > _DEBUG:
+            return  # the common case, kept as cheap as a call can be
+        emit(self, STEP_DEBUG, Level.DEBUG, message, fields=fields)
+
+    def info(self, message: object, fields: Fields = None) -> None:
+        """``step_info`` (INFO)."""
+        emit(self, STEP_INFO, Level.INFO, message, fields=fields)
+
+    def warn(self, message: object, fields: Fields = None) -> None:
+        """``step_warning`` (WARN). Go's ``Warn``."""
+        emit(self, STEP_WARNING, Level.WARN, message, fields=fields)
+
+    def warning(self, message: object, fields: Fields = None) -> None:
+        """Deprecated alias of :meth:`warn`."""
+        warnings.warn(
+            "StepContext.warning() is deprecated: use warn()", DeprecationWarning, stacklevel=2
+        )
+        self.warn(message, fields)
+
+    def error(self, message: object, err: object = None, fields: Fields = None) -> None:
+        """``step_error`` (ERROR) with ``error``, ``error_type``, ``retry_possible``.
+
+        ``err`` may be an exception, a string or ``None``. An exception also
+        adds a semantic-conventions ``exception`` event to the span.
+        """
+        self._record_error(None, message, err, fields)
+
+    def success(self, message: object, fields: Fields = None) -> None:
+        """``step_success`` (INFO)."""
+        emit(self, STEP_SUCCESS, Level.INFO, message, fields=fields)
+
+    def log_duration(self, start: object) -> None:
+        """``step_duration`` with ``duration_ms`` and ``duration_str`` since ``start``
+        (see :mod:`opslog.fields.durations` for the accepted values)."""
+        self._log_duration(None, start)
+
+    def end_step(self, status: str = STATUS_COMPLETED, fields: Fields = None) -> None:
+        """End the step: ``step_end`` with ``status`` and the step's duration.
+
+        Sub-steps and child operations still open are ended first with status
+        ``abandoned`` (counted in ``abandoned_steps`` and
+        ``abandoned_child_operations``). ``"failed"`` marks the span as Error
+        (ERROR level); any other status (``"completed"``, ``"retrying"``...)
+        is kept as given. A second call is ignored and reported.
+        """
+        self._close(status, fields)
+
+    def _end_for_exit(self, status: str) -> None:
+        self.end_step(status)
 
 
 def new_operation_logger(
@@ -369,9 +521,7 @@ def _current_scope() -> Optional[Scope]:
 def current_operation() -> Optional[OperationContext]:
     """The operation active in this thread/task (a step's operation), or ``None``."""
     scope = _current_scope()
-    if isinstance(scope, StepContext):
-        return scope.operation_context
-    return scope if isinstance(scope, OperationContext) else None
+    return scope.operation_context if isinstance(scope, _Parent) else None
 
 
 def current_step() -> Optional[StepContext]:

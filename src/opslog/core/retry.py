@@ -2,11 +2,12 @@
 
 ::
 
-    for attempt in op.retry("vm-creation", max_retries=3, delay=1.0, deadline=60):
+    for attempt in op.retry("vm-creation", max_attempts=3, delay=1.0, deadline=60):
         with attempt:
             create_vm()
 
-Each attempt is a step ``<name>-attempt-N`` (a child span). When the block
+Each attempt is a step ``<name>-attempt-N``: a child of the step the retry
+was started on (or the operation's current step), else of the operation. When the block
 succeeds the attempt ends ``completed`` (``step_success`` with
 ``attempt_number``) and the loop stops. When it raises, the error is
 classified (:mod:`opslog.fields.errors`); if ``retry_possible`` is true, attempts
@@ -14,13 +15,16 @@ remain and the next delay still ends before the deadline, the attempt logs
 ``step_warning`` "Operation failed, retrying" (``attempt_number``,
 ``max_retries``, ``retry_delay``, ``error``, ``error_type``), ends
 ``retrying``, the exception is swallowed and the loop sleeps, the delay
-growing by ``backoff`` up to ``max_delay``. Otherwise the attempt logs
+growing by ``backoff`` up to ``max_delay``. With ``jitter`` (a fraction,
+0 to 1) each sleep is drawn uniformly from ``delay * (1 - jitter)`` to
+``delay``, so many jobs retrying at once do not hit the service together. Otherwise the attempt logs
 ``step_error`` "Operation failed permanently" with ``attempts``, the
 ``reason`` (``not_retryable``, ``attempts_exhausted`` or ``deadline``) and
 the last error, ends ``failed``, and the exception propagates unchanged.
 
-``max_retries`` is the total number of attempts, as in the seed's loop
-(``for attempt := 1; attempt <= maxRetries``). ``retry_on`` overrides the
+``max_attempts`` is the total number of attempts, as in the seed's loop
+(``for attempt := 1; attempt <= maxRetries``); the events keep the seed's
+field name ``max_retries`` for it. ``retry_on`` overrides the
 classifier's decision: ``retry_on(exc) -> bool``. ``async for`` works the
 same with ``asyncio.sleep``.
 """
@@ -28,23 +32,37 @@ same with ``asyncio.sleep``.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from .._config import get_settings
 from ..fields.durations import format_duration
 from ..fields.errors import classify_error
-from ..vocabulary import STATUS_CANCELLED, STATUS_COMPLETED, STATUS_FAILED
-
-if TYPE_CHECKING:
-    from .operation import OperationContext
-    from .step import StepContext
+from ..vocabulary import STATUS_CANCELLED, STATUS_COMPLETED, STATUS_FAILED, STATUS_RETRYING
 
 __all__ = ["Attempt", "Retry"]
 
-STATUS_RETRYING = "retrying"
+
+class _Step(Protocol):
+    """What an attempt does with its step."""
+
+    def success(self, message: object, fields: Any = None) -> None: ...
+
+    def warn(self, message: object, fields: Any = None) -> None: ...
+
+    def error(self, message: object, err: object = None, fields: Any = None) -> None: ...
+
+    def end_step(self, status: str = ..., fields: Any = None) -> None: ...
+
+
+class _Parent(Protocol):
+    """What attempts are started from: an operation or a step."""
+
+    def start_step(self, step_name: str) -> Any: ...
 
 
 class Attempt:
@@ -53,14 +71,15 @@ class Attempt:
     def __init__(self, retry: Retry, number: int) -> None:
         self.retry = retry
         self.number = number
-        self.step: StepContext = retry.operation.start_step(f"{retry.name}-attempt-{number}")
+        #: The attempt's step.
+        self.step: _Step = retry.parent.start_step(f"{retry.name}-attempt-{number}")
         #: "completed", "retrying", "failed", or None while it runs.
         self.outcome: Optional[str] = None
 
-    def __enter__(self) -> StepContext:
+    def __enter__(self) -> Any:
         return self.step
 
-    async def __aenter__(self) -> StepContext:
+    async def __aenter__(self) -> Any:
         return self.step
 
     async def __aexit__(
@@ -78,7 +97,7 @@ class Attempt:
         tb: Optional[TracebackType],
     ) -> bool:
         retry = self.retry
-        base = {"attempt_number": self.number, "max_retries": retry.max_retries}
+        base = {"attempt_number": self.number, "max_retries": retry.max_attempts}
         if exc is None:
             self.step.success("Operation succeeded", base)
             self.step.end_step(STATUS_COMPLETED)
@@ -88,7 +107,6 @@ class Attempt:
             self.step.end_step(STATUS_CANCELLED)
             self.outcome = STATUS_CANCELLED
             return False
-        retry.last_error = exc
         classified = classify_error(exc, get_settings().error_classifier)
         reason = retry.refusal(exc, self.number, classified)
         if reason is None:
@@ -120,27 +138,38 @@ class Retry:
 
     def __init__(
         self,
-        operation: OperationContext,
+        parent: _Parent,
         name: str,
         *,
-        max_retries: int = 3,
+        max_attempts: int = 3,
         delay: float = 1.0,
         backoff: float = 2.0,
         max_delay: float = 30.0,
+        jitter: float = 0.0,
         deadline: Optional[float] = None,
         retry_on: Optional[Callable[[BaseException], bool]] = None,
         sleep: Callable[[float], Any] = time.sleep,
+        max_retries: Optional[int] = None,
     ) -> None:
-        self.operation = operation
+        if max_retries is not None:  # the name it shipped with; it counts attempts
+            warnings.warn(
+                "Retry(max_retries=...) is deprecated: use max_attempts",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_attempts = max_retries
+        #: The operation or step the attempts are steps of.
+        self.parent = parent
         self.name = name
-        self.max_retries = max(1, int(max_retries))
+        #: The total number of attempts.
+        self.max_attempts = max(1, int(max_attempts))
         self.next_delay = max(0.0, float(delay))
         self.backoff = max(1.0, float(backoff))
         self.max_delay = max(0.0, float(max_delay))
+        self.jitter = min(1.0, max(0.0, float(jitter)))
         self.deadline = None if deadline is None else time.monotonic() + max(0.0, deadline)
         self.retry_on = retry_on
         self.sleep = sleep
-        self.last_error: Optional[BaseException] = None
         self.attempts: list[Attempt] = []
 
     def refusal(
@@ -156,7 +185,7 @@ class Retry:
             retryable = bool(classified.get("retry_possible", False))
         if not retryable:
             return "not_retryable"
-        if number >= self.max_retries:
+        if number >= self.max_attempts:
             return "attempts_exhausted"
         if self.deadline is not None and time.monotonic() + self.next_delay >= self.deadline:
             return "deadline"
@@ -165,6 +194,8 @@ class Retry:
     def _advance(self) -> float:
         delay = self.next_delay
         self.next_delay = min(self.max_delay, delay * self.backoff)
+        if self.jitter:
+            delay *= 1.0 - self.jitter * random.random()
         return delay
 
     def _attempt(self) -> Attempt:

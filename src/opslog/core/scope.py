@@ -1,30 +1,41 @@
-"""What operations and steps share: a span, its events, and how it ends.
+"""What operations and steps share: a span, its events, its children, how it ends.
 
 A :class:`Scope` is one span plus the fixed part of its events' required
-fields (computed once, at start). Operations (:mod:`opslog.core.operation`) and
-steps (:mod:`opslog.core.step`) are scopes; everything they log goes through
+fields (computed once, at start). Operations and steps
+(:mod:`opslog.core.operation`) are scopes; everything they log goes through
 :func:`opslog.channels.emit.emit`.
 
 **Activation.** Starting a scope makes it current in the calling thread or
 task (as ``tracer.start_as_current_span`` would), so instrumented HTTP
 clients and :func:`opslog.current_correlation_id` see it. Ending it restores
-the context that was current when it started, if it is still the current
-one. Parentage never depends on activation: a step is a child of the
-operation object it was started from, whichever thread starts it.
+what was current before, exactly, in the thread or task that ends it: the
+current context becomes the one that was current when the scope started,
+going further down past scopes that ended earlier (out of order). If
+third-party code made its own span current on top, that context is left to
+its owner. A scope ended from another thread or task cannot change the
+current context of the thread that started it; the span in that context is
+an :class:`~opslog.otel.activation.LiveSpan`, which from then on stands for
+what was current before the scope started, so no span is ever parented to an
+ended opslog span. That thread's context is cleaned up the next time it
+starts a scope. Parentage never depends on activation: a step is a child of
+the object it was started from, whichever thread starts it.
 
 **Ending.** ``end_*`` is the only way a span ends, and it happens once. A
 second ``end_*`` is ignored (the first status stands) and reported as the
 ``double_end`` self-diagnostic; this makes Go's ``defer EndOperation
 ("completed")`` next to an early ``EndOperation("failed")`` do the right
-thing. Ending a scope first ends its still-open children with status
-``abandoned``.
+thing. Ending a scope first ends its still-open children (sub-steps and
+child operations) with status ``abandoned``. A scope started on a scope that
+has ended is refused: it gets no span, a diagnostic is reported, and its
+events reach the log channels marked ``opslog.after_end``.
 
 **Context managers.** ``with`` ends the scope ``completed``, or, when the
 block raises, records the exception (``step_error`` plus a semantic
 conventions ``exception`` span event) and ends it ``failed``
-(``cancelled`` for a ``BaseException`` that is not an ``Exception``); the
-exception propagates unchanged. An exception already recorded by an inner
-step is not recorded again by its operation, which ends ``failed`` with
+(``cancelled`` for a ``BaseException`` that is not an ``Exception``; a
+generator closed early by its consumer ends ``completed``); the exception
+propagates unchanged. An exception already recorded by an inner step is not
+recorded again by its operation, which ends ``failed`` with
 ``failure_step`` naming that step.
 """
 
@@ -32,6 +43,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
 
@@ -44,6 +56,7 @@ from .._config import get_settings
 from ..channels.emit import emit
 from ..fields.durations import elapsed_seconds, format_duration
 from ..fields.errors import classify_error
+from ..otel.activation import LiveSpan
 from ..otel.correlation import SCOPE_KEY, with_job_baggage
 from ..otel.providers import (
     SpanEventAdder,
@@ -56,11 +69,13 @@ from ..vocabulary import (
     FIELD_CORRELATION_ID,
     FIELD_JOB_ID,
     FIELD_OPERATION,
+    FIELD_PARENT_STEP,
     FIELD_STEP,
     STATUS_ABANDONED,
     STATUS_CANCELLED,
     STATUS_COMPLETED,
     STATUS_FAILED,
+    STATUS_RETRYING,
     STEP_DURATION,
     STEP_ERROR,
     Level,
@@ -70,7 +85,7 @@ from . import lifecycle
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
-__all__ = ["Scope"]
+__all__ = ["Scope", "restore_live_context"]
 
 _S = TypeVar("_S", bound="Scope")
 
@@ -80,6 +95,28 @@ _RECORDED_ATTR = "__opslog_failure_step__"
 #: Guards the "already ending?" test-and-set of every scope: held for two
 #: attribute operations, cheaper than a lock per span.
 _closing_lock = threading.Lock()
+
+#: A safety bound on following chains of ended scopes.
+_MAX_HOPS = 10_000
+
+
+def restore_live_context() -> Context:
+    """Make current, in this thread or task, the context that was current
+    before the ended scopes on top of it started; returns it.
+
+    Only contexts that are exactly an ended scope's own are undone: a
+    context someone else made current on top is theirs to undo.
+    """
+    current = context.get_current()
+    restored = current
+    for _ in range(_MAX_HOPS):
+        scope = context.get_value(SCOPE_KEY, restored)
+        if not isinstance(scope, Scope) or not scope.ended or scope._context is not restored:
+            break
+        restored = scope._outer_context
+    if restored is not current:
+        context.attach(restored)
+    return restored
 
 
 class Scope:
@@ -92,26 +129,26 @@ class Scope:
 
     __slots__ = (
         "__weakref__",
+        "_add_span_event",
         "_closing",
+        "_context",
+        "_event_tail",
         "_failure_step",
         "_last_error",
         "_open_children",
-        "_parent_context",
+        "_outer_context",
+        "_parent_span_id",
+        "_required",
+        "_span_context",
         "_started",
-        "add_span_event",
-        "context",
+        "_step_field",
         "correlation_id",
         "ended",
-        "event_tail",
         "job_id",
         "name",
         "operation",
-        "outer_context",
         "parent",
-        "required",
         "span",
-        "span_context",
-        "step_field",
     )
 
     kind: ClassVar[str] = "scope"
@@ -120,34 +157,21 @@ class Scope:
     _duration_fields: ClassVar[tuple[str, str]]
     #: Put ``job_id``/``correlation_id`` into the context's W3C baggage.
     _carries_job_baggage: ClassVar[bool] = False
-    #: Steps and child operations can be started from it (operations only).
-    _has_children: ClassVar[bool] = False
 
     #: The scope's name (operation or step name).
     name: str
-    #: The fixed required fields of every event of this scope (one dict shared
-    #: by an operation and its steps; never mutated).
-    required: dict[str, str]
+    #: The correlation id (= trace id, 32 hex digits) and job id of its events.
     correlation_id: str
     job_id: str
+    #: The name of the operation it belongs to (its own name for an operation).
     operation: str
-    #: The ``step`` field of this scope's own events.
-    step_field: str
-    #: ``required`` plus ``step``: what closes every event of this scope.
-    event_tail: dict[str, str]
-    #: The operation this scope belongs to (``None`` for a root operation).
+    #: The scope it was started from (``None`` for a root operation).
     parent: Optional[Scope]
     #: True once the span has ended.
     ended: bool
-    #: The span, and its context (ids; trace id = correlation id).
+    #: The OpenTelemetry span (a non-recording one without an SDK).
     span: Span
-    span_context: trace.SpanContext
-    #: Adds an event to the span (see :func:`opslog.otel.providers.span_event_adder`).
-    add_span_event: SpanEventAdder
-    #: The context this scope runs in (its span, itself, the job baggage),
-    #: and the one that was current when it started (restored at its end).
-    context: Context
-    outer_context: Context
+    _span_context: trace.SpanContext
 
     def __init__(
         self,
@@ -158,35 +182,39 @@ class Scope:
         parent_context: Optional[Context],
         span_attributes: Optional[dict[str, Any]],
         pinned_trace_id: int = 0,
+        parent_step: Optional[str] = None,
     ) -> None:
         self.name = name
-        self.required = required
+        self._required = required
         self.correlation_id = required[FIELD_CORRELATION_ID]
         self.job_id = required[FIELD_JOB_ID]
         self.operation = required[FIELD_OPERATION]
-        self.step_field = step
-        self.event_tail = {**required, FIELD_STEP: step}
+        self._step_field = step
+        tail = {FIELD_PARENT_STEP: parent_step} if parent_step is not None else {}
+        self._event_tail = {**tail, **required, FIELD_STEP: step}
         self.parent = parent
         self.ended = False
         self._closing = False
-        self._open_children: Optional[dict[int, Scope]] = {} if self._has_children else None
+        self._open_children: Optional[dict[int, Scope]] = None
         self._last_error: Optional[str] = None
         self._failure_step: Optional[str] = None
         attributes: dict[str, Any] = {**required, "opslog.kind": self.kind}
         if span_attributes:
             attributes.update(span_attributes)
-        self.outer_context = outer = context.get_current()
+        # The thread's context, cleaned of scopes that ended elsewhere.
+        self._outer_context = outer = restore_live_context()
         refused = parent is not None and parent._closing
         if refused:
             # Started on a scope that has ended: no span may be parented to an
             # ended opslog span, and nothing would ever end this one. It gets
             # ids in the same trace (so its events still correlate) and is
             # born ended: its events reach the log channels, marked after_end.
-            span: Span = unrecorded_span(parent.span_context)  # type: ignore[union-attr]
+            assert parent is not None
+            span: Span = unrecorded_span(parent._span_context)
             self._closing = self.ended = True
             _diagnostics.report(
                 _diagnostics.CALL_AFTER_END,
-                f"{self.kind} {name!r} started on {parent.kind} {parent.name!r} "  # type: ignore[union-attr]
+                f"{self.kind} {name!r} started on {parent.kind} {parent.name!r} "
                 "after it ended: refused (no span; events go to the log channels)",
             )
         else:
@@ -195,38 +223,61 @@ class Scope:
                 parent_context,
                 pinned_trace_id=pinned_trace_id,
                 attributes=attributes,
-                parent_span_context=parent.span_context if parent is not None else None,
+                parent_span_context=parent._span_context if parent is not None else None,
             )
         self.span = span
-        self.span_context = span.get_span_context()
-        self.add_span_event = span_event_adder(span)
-        self._parent_context = parent_context
+        self._span_context = span.get_span_context()
+        self._parent_span_id = _parent_span_id(parent, parent_context)
+        self._add_span_event: SpanEventAdder = span_event_adder(span)
         base = parent_context if parent_context is not None else outer
         if self._carries_job_baggage:
             # So any propagator (ours, or auto-instrumentation's) carries the job.
             base = with_job_baggage(base, self.job_id, self.correlation_id)
-        self.context = context.set_value(SCOPE_KEY, self, trace.set_span_in_context(span, base))
+        self._context = context.set_value(
+            SCOPE_KEY, self, trace.set_span_in_context(LiveSpan(self), base)
+        )
         self._started = time.perf_counter()
         if refused:
             return
-        if parent is not None and parent._open_children is not None:
+        if parent is not None:
+            children = parent._open_children
+            if children is None:
+                children = parent._open_children = {}
             # A single dict write is atomic: no lock (see _close).
-            parent._open_children[id(self)] = self
-        context.attach(self.context)
+            children[id(self)] = self
+        context.attach(self._context)
 
     # -- introspection ----------------------------------------------------
     @property
+    def otel_context(self) -> Context:
+        """The OpenTelemetry ``Context`` this scope runs in (its span current,
+        the job in the W3C baggage): pass it to code that takes a context."""
+        return self._context
+
+    @property
+    def context(self) -> Context:
+        """Deprecated name of :attr:`otel_context`."""
+        warnings.warn(
+            "Scope.context is deprecated: use .otel_context (the OpenTelemetry Context)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._context
+
+    @property
+    def span_context(self) -> trace.SpanContext:
+        """The span's ``SpanContext`` (its trace id is the correlation id)."""
+        return self._span_context
+
+    @property
     def span_id(self) -> str:
         """The span id, 16 hex digits."""
-        return format(self.span_context.span_id, "016x")
+        return format(self._span_context.span_id, "016x")
 
     @property
     def parent_span_id(self) -> str:
         """The parent span id, 16 hex digits, or "" for a trace root."""
-        if self._parent_context is None:
-            return ""
-        parent = trace.get_current_span(self._parent_context).get_span_context()
-        return format(parent.span_id, "016x") if parent.is_valid else ""
+        return self._parent_span_id
 
     def __repr__(self) -> str:
         state = "ended" if self.ended else "open"
@@ -255,7 +306,7 @@ class Scope:
             exception=exception,
         )
         self._last_error = settings.coercer.any_text(defaults.get("error", ""))
-        self._failure_step = self.step_field if step is None else settings.coercer.name(step)
+        self._failure_step = self._step_field if step is None else settings.coercer.name(step)
         if exception is not None:
             try:
                 setattr(exception, _RECORDED_ATTR, self._failure_step)
@@ -300,7 +351,7 @@ class Scope:
             return False
         dropped = 0
         try:
-            extras = self._end_extras()
+            extras = self._end_extras(self._abandon_children())
             seconds = time.perf_counter() - self._started
             ms_key, str_key = self._duration_fields
             # Counted before the end event is added; it may push out one more.
@@ -322,7 +373,7 @@ class Scope:
                 defaults=defaults,
             )
             if failed and self.parent is not None:
-                # The operation learns which step failed, for its own end.
+                # The parent learns which step failed, for its own end.
                 self.parent._failure_step = self._failure_step or self.name
                 self.parent._last_error = self._last_error or self.parent._last_error
         except Exception as exc:  # pragma: no cover - defensive
@@ -331,12 +382,16 @@ class Scope:
             self._end_span(status_text, dropped)
         return True
 
-    def _end_extras(self) -> dict[str, object]:
-        """The end event's own fields before status and duration (a new dict).
-
-        Operations override this: they end their open children first.
-        """
-        return {}
+    def _end_extras(self, abandoned: list[Scope]) -> dict[str, object]:
+        """The end event's own fields before status and duration (a new dict):
+        how many still-open children were ended as abandoned."""
+        if not abandoned:
+            return {}
+        operations = sum(1 for child in abandoned if child.kind == "operation")
+        return {
+            "abandoned_steps": len(abandoned) - operations,
+            "abandoned_child_operations": operations,
+        }
 
     def _abandon_children(self) -> list[Scope]:
         """End the still-open children as ``abandoned``; returns them."""
@@ -372,8 +427,7 @@ class Scope:
             span.end()
         finally:
             self.ended = True
-            if context.get_current() is self.context:
-                context.attach(self.outer_context)
+            restore_live_context()
             parent = self.parent
             if parent is None:
                 lifecycle.unregister(self)  # only root operations are registered
@@ -420,9 +474,19 @@ class Scope:
         self.__exit__(exc_type, exc, tb)
 
 
+def _parent_span_id(parent: Optional[Scope], parent_context: Optional[Context]) -> str:
+    """The parent's span id as 16 hex digits ("" for a trace root), fixed at start."""
+    if parent is not None:
+        return format(parent._span_context.span_id, "016x")
+    if parent_context is None:
+        return ""
+    span_context = trace.get_current_span(parent_context).get_span_context()
+    return format(span_context.span_id, "016x") if span_context.is_valid else ""
+
+
 #: Statuses taken as given: opslog's own words are never redacted.
 _OWN_STATUSES = frozenset(
-    (STATUS_COMPLETED, STATUS_FAILED, STATUS_ABANDONED, STATUS_CANCELLED, "retrying")
+    (STATUS_COMPLETED, STATUS_FAILED, STATUS_ABANDONED, STATUS_CANCELLED, STATUS_RETRYING)
 )
 
 

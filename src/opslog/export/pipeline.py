@@ -58,8 +58,8 @@ from opentelemetry.sdk.trace import SpanProcessor
 
 from .. import _diagnostics
 from ..channels.console import console_handler
-from ..channels.emit import LOGGER_NAME
 from ..channels.jsonlines import JSON_LINES_STATS, JsonLinesFileHandler
+from ..channels.stdlib import LOGGER_NAME
 from .config import ExportConfig, SignalConfig, resolve_export_config
 from .processor import ExportStats, LogProcessor, SpanBatchProcessor
 

@@ -144,7 +144,7 @@ def _sync_logger_level(settings: Settings) -> None:
     """Let the event level through the ``opslog`` logger when opslog prints."""
     import logging
 
-    from ..channels.emit import LOGGER_NAME
+    from ..channels.stdlib import LOGGER_NAME
 
     logger = logging.getLogger(LOGGER_NAME)
     if PIPELINE.handlers and (logger.level == logging.NOTSET or logger.level > settings.level):

@@ -97,6 +97,8 @@ DEFAULT_SENSITIVE_WORDS: Final = ("pwd", "pw", "pass", "jwt", "sig", "auth", "ot
 KNOWN_SECRETS_LIMIT: Final = 256
 _KNOWN_SECRET_MIN_LEN: Final = 6
 _ANCHOR: Final = 4
+_PREFIX: Final = 16
+_HASHED: Final = 1024
 
 #: opslog's own words: never remembered as a secret value, so a status or an
 #: event name is never rewritten (``{"session_state": "completed"}``).
@@ -158,29 +160,41 @@ def normalise_key(key: str) -> tuple[str, tuple[str, ...]]:
 
 
 # --- known secret values --------------------------------------------------------------
+#: A remembered value's fingerprint: (length, anchor, prefix length, prefix
+#: hash, hash of at most its first _HASHED characters).
+_Print = tuple[int, str, int, int, int]
+
+
 class KnownSecrets:
     """Fingerprints of secret values seen under sensitive keys. Process-wide.
 
-    Each value is kept as ``(length, anchor, hash)``: its length, its first
-    four characters (to find candidates in a text quickly) and Python's
-    keyed string hash of the whole value. Memory is bounded by
-    :data:`KNOWN_SECRETS_LIMIT` whatever the values' sizes. A text is
-    scrubbed by finding the anchors (one regular expression, linear) and
-    comparing the hash of the candidate slice.
+    A value is never kept, only its fingerprint: its length, its first four
+    characters (the *anchor*, to find candidates in a text with one linear
+    regular expression), Python's keyed hash of its first 16 characters (the
+    *prefix*), and of its first 1024 characters. Memory is bounded by
+    :data:`KNOWN_SECRETS_LIMIT` whatever the values' sizes.
+
+    Scrubbing costs one short hash per anchor found in the text: a value is
+    only compared whole once its secret-dependent prefix matched, so a text
+    crafted around a common anchor (``ghp_``, ``sk_live``) stays cheap. A
+    value longer than 1024 characters is recognised by those characters and
+    redacted to its full length.
     """
 
     def __init__(self, limit: int = KNOWN_SECRETS_LIMIT) -> None:
         self._limit = limit
         self._lock = threading.Lock()
-        self._prints: OrderedDict[tuple[int, int], str] = OrderedDict()
+        self._prints: OrderedDict[_Print, None] = OrderedDict()
         #: Bumped on every new value: memos of redacted text compare it.
         self.generation = 0
-        #: (finder of anchors, anchor -> fingerprints): replaced whole, so a
-        #: reader on another thread never sees half of a new state.
-        self._state: tuple[Optional[re.Pattern[str]], dict[str, tuple[tuple[int, int], ...]]] = (
-            None,
-            {},
-        )
+        #: (finder of anchors, anchor -> prefix lengths, (prefix length, prefix
+        #: hash) -> (length, hash)...): replaced whole, so a reader on another
+        #: thread never sees half of a new state.
+        self._state: tuple[
+            Optional[re.Pattern[str]],
+            dict[str, tuple[int, ...]],
+            dict[tuple[int, int], tuple[tuple[int, int], ...]],
+        ] = (None, {}, {})
 
     def __len__(self) -> int:
         return len(self._prints)
@@ -189,23 +203,30 @@ class KnownSecrets:
         """Keep the fingerprint of ``text`` (a secret value's text form)."""
         if len(text) < _KNOWN_SECRET_MIN_LEN or text.strip().lower() in _VOCABULARY:
             return
-        key = (len(text), hash(text))
+        prefix = text[:_PREFIX]
+        fingerprint = (len(text), text[:_ANCHOR], len(prefix), hash(prefix), hash(text[:_HASHED]))
         with self._lock:
-            if key in self._prints:
-                self._prints.move_to_end(key)
+            if fingerprint in self._prints:
+                self._prints.move_to_end(fingerprint)
                 return
-            self._prints[key] = text[:_ANCHOR]
+            self._prints[fingerprint] = None
             while len(self._prints) > self._limit:
                 self._prints.popitem(last=False)
             self._rebuild()
 
     def _rebuild(self) -> None:
-        by_anchor: dict[str, list[tuple[int, int]]] = {}
-        for key, anchor in self._prints.items():
-            by_anchor.setdefault(anchor, []).append(key)
-        anchors = sorted(by_anchor, key=len, reverse=True)
+        prefix_lengths: dict[str, set[int]] = {}
+        by_prefix: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for length, anchor, prefix_length, prefix_hash, digest in self._prints:
+            prefix_lengths.setdefault(anchor, set()).add(prefix_length)
+            by_prefix.setdefault((prefix_length, prefix_hash), []).append((length, digest))
+        anchors = sorted(prefix_lengths, key=len, reverse=True)
         finder = re.compile("|".join(map(re.escape, anchors))) if anchors else None
-        self._state = (finder, {a: tuple(keys) for a, keys in by_anchor.items()})
+        self._state = (
+            finder,
+            {a: tuple(sorted(lengths, reverse=True)) for a, lengths in prefix_lengths.items()},
+            {k: tuple(sorted(v, reverse=True)) for k, v in by_prefix.items()},
+        )
         self.generation += 1
 
     def clear(self) -> None:
@@ -216,21 +237,44 @@ class KnownSecrets:
 
     def spans(self, text: str, out: list[tuple[int, int, int]]) -> None:
         """Add the spans of ``text`` that hold a remembered value to ``out``."""
-        finder, by_anchor = self._state
+        finder, prefix_lengths, by_prefix = self._state
         if finder is None:
             return
+        size = len(text)
         position = 0
+        low = high = -1  # the run of adjacent found values, added as one span
         while True:
             match = finder.search(text, position)
             if match is None:
+                if high >= 0:
+                    out.append((low, -9, high))  # exact: beats any rule
                 return
             start = match.start()
             found = 0
-            for length, digest in by_anchor.get(match.group(), ()):
-                if length > found and hash(text[start : start + length]) == digest:
-                    found = length  # the longest value starting here wins
+            for prefix_length in prefix_lengths.get(match.group(), ()):
+                candidates = by_prefix.get(
+                    (prefix_length, hash(text[start : start + prefix_length]))
+                )
+                for length, digest in candidates or ():
+                    # The longest value starting here wins; a value longer than
+                    # _HASHED is known by its first _HASHED characters.
+                    hashed = min(length, _HASHED)
+                    if (
+                        length > found
+                        and start + hashed <= size
+                        and (
+                            hashed == prefix_length or hash(text[start : start + hashed]) == digest
+                        )
+                    ):
+                        found = length
+                        break
             if found:
-                out.append((start, start + found, 0))
+                end = min(size, start + found)
+                if start > high:
+                    if high >= 0:
+                        out.append((low, -9, high))
+                    low = start
+                high = max(high, end)
                 position = start + found
             else:
                 position = start + 1
@@ -241,7 +285,8 @@ KNOWN_SECRETS = KnownSecrets()
 
 
 # --- text rules -----------------------------------------------------------------------
-#: Replaced spans, strongest rule first at an equal start.
+#: A span to replace: (start, minus the rule's strength, end), so that a plain
+#: sort puts the strongest rule first at an equal start.
 _Span = tuple[int, int, int]
 _QUERY, _FLAG, _PAIR, _FIXED = 3, 3, 2, 1
 
@@ -361,40 +406,54 @@ def _lower(text: str) -> str:
 
 
 def _spans_of(pattern: re.Pattern[str], text: str, strength: int, out: list[_Span]) -> None:
+    """Add the span of each match to ``out``: its group ``v`` or ``w`` (the
+    one that took part), else the whole match."""
+    append = out.append
+    groups = pattern.groupindex
+    first, second = groups.get("v"), groups.get("w")
+    if first is None and second is None:
+        for match in pattern.finditer(text):
+            append((match.start(), -strength, match.end()))
+        return
+    if first is None or second is None:
+        only: int = first if first is not None else second  # type: ignore[assignment]
+        for match in pattern.finditer(text):
+            start, end = match.span(only)
+            append((start, -strength, end))
+        return
     for match in pattern.finditer(text):
-        for group in ("v", "w"):
-            if group in pattern.groupindex and match.start(group) >= 0:
-                out.append((match.start(group), match.end(group), strength))
-                break
-        else:
-            out.append((match.start(), match.end(), strength))
+        start, end = match.span(first)
+        if start < 0:
+            start, end = match.span(second)
+        append((start, -strength, end))
 
 
 def _replace(text: str, spans: list[_Span]) -> str:
     """``text`` with the union of ``spans`` replaced by :data:`REDACTED`; at
     an equal start only the strongest rule's span counts."""
-    spans.sort(key=lambda s: (s[0], -s[2]))
+    spans.sort()
     out: list[str] = []
     done = 0
     last_start = -1
-    current: Optional[list[int]] = None
-    for start, end, _ in spans:
+    low = high = -1
+    for start, _, end in spans:
         if start == last_start:
             continue  # a weaker rule's reading of the same value
         last_start = start
-        if current is not None and start <= current[1]:
-            current[1] = max(current[1], end)
+        if start <= high:
+            if end > high:
+                high = end
             continue
-        if current is not None:
-            out.append(text[done : current[0]])
+        if high >= 0:
+            out.append(text[done:low])
             out.append(REDACTED)
-            done = current[1]
-        current = [start, end]
-    if current is None:
+            done = high
+        low, high = start, end
+    if high < 0:
         return text
-    out.append(text[done : current[0]])
+    out.append(text[done:low])
     out.append(REDACTED)
-    out.append(text[current[1] :])
+    out.append(text[high:])
     return "".join(out)
 
 
@@ -506,7 +565,7 @@ class Redactor:
         for extra in self.extra_patterns:
             for match in extra.finditer(text):
                 if match.end() > match.start():
-                    spans.append((match.start(), match.end(), _FIXED))
+                    spans.append((match.start(), -_FIXED, match.end()))
         return _replace(text, spans) if spans else text
 
     def _keyword_rules(self, present: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], int], ...]:

@@ -36,7 +36,8 @@ from collections.abc import MutableMapping
 from typing import Any, Optional
 
 from .._config import get_settings
-from ..channels.emit import LOGGER_NAME, LOGRECORD_ATTRIBUTES, emit
+from ..channels.emit import emit
+from ..channels.stdlib import LOGGER_NAME, LOGRECORD_ATTRIBUTES
 from ..core.operation import _current_scope
 from ..fields.errors import classify_error
 from ..vocabulary import (
@@ -144,7 +145,7 @@ def add_opslog_fields(
     event_dict.setdefault(FIELD_CORRELATION_ID, scope.correlation_id)
     event_dict.setdefault(FIELD_JOB_ID, scope.job_id)
     event_dict.setdefault(FIELD_OPERATION, scope.operation)
-    event_dict.setdefault(FIELD_STEP, scope.step_field)
+    event_dict.setdefault(FIELD_STEP, scope._step_field)
     event_dict.setdefault("opslog_event", _STRUCTLOG_EVENTS.get(method_name, STEP_INFO))
     event_dict.setdefault("trace_id", scope.correlation_id)
     event_dict.setdefault("span_id", scope.span_id)

@@ -123,13 +123,13 @@ def active_context(ctx: Optional[Context] = None) -> Context:
     outer: Context = current
     scope: object = stale
     while scope is not None and getattr(scope, "ended", False):
-        found = getattr(scope, "outer_context", None)
+        found = getattr(scope, "_outer_context", None)
         outer = found if isinstance(found, Context) else Context()
         scope = context.get_value(SCOPE_KEY, outer)
     # ...and keep everything else bound since (a correlation scope, baggage,
     # a span someone started on top), replacing only the stale scope/span.
     fixed = context.set_value(SCOPE_KEY, scope, current)
-    if trace.get_current_span(current) is getattr(stale, "span", None):
+    if getattr(trace.get_current_span(current), "_scope", None) is stale:
         fixed = trace.set_span_in_context(trace.get_current_span(outer), fixed)
     return fixed
 

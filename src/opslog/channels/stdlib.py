@@ -1,0 +1,78 @@
+"""The stdlib ``logging`` channel: each event as a record on the ``opslog`` logger.
+
+The record's message is the event's message; its attributes are the
+event's fields, so a JSON formatter sees them. A field named like anything
+a ``LogRecord`` has (``name``, ``msg``, ``args``, ``getMessage``...) is set as
+``fields.<name>``, so it can neither overwrite the record's own data nor
+break a handler. ``record.opslog`` holds the event's whole field dict with
+its original keys; ``record.span_id``/``record.parent_span_id`` are 16 hex
+digits. For error events the redacted stack trace is in ``exc_text``; the
+live exception is never attached (standard formatters would print it
+unredacted). The console and JSON-lines outputs (:mod:`.console`,
+:mod:`.jsonlines`) format these records.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .._config import Settings
+from ..vocabulary import FIELD_MESSAGE
+from .base import Event
+
+__all__ = ["LOGGER_NAME", "LOGRECORD_ATTRIBUTES", "StdlibChannel"]
+
+#: The stdlib logger every event is sent to.
+LOGGER_NAME = "opslog"
+_stdlib_logger = logging.getLogger(LOGGER_NAME)
+# A library must not print through logging's last-resort handler; the
+# application decides where opslog's records go.
+_stdlib_logger.addHandler(logging.NullHandler())
+
+#: Every name a ``logging.LogRecord`` has, data and methods, plus what
+#: formatters and opslog add.
+LOGRECORD_ATTRIBUTES = (
+    frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+    | frozenset(dir(logging.LogRecord))
+    | {"message", "asctime", "taskName", "opslog", "span_id", "parent_span_id"}
+)
+
+
+class StdlibChannel:
+    name = "logging"
+
+    def enabled(self, settings: Settings) -> bool:
+        return settings.stdlib_logging
+
+    def send(self, event: Event) -> None:
+        if _stdlib_logger.isEnabledFor(event.level):
+            _stdlib_logger.handle(_record(event))
+
+
+def _record(event: Event) -> logging.LogRecord:
+    record = _stdlib_logger.makeRecord(
+        LOGGER_NAME, int(event.level), "(opslog)", 0, event.message, (), None, func=None
+    )
+    timestamp = event.timestamp
+    record.created = timestamp / 1e9
+    record.msecs = (timestamp // 1_000_000) % 1000
+    fields: dict[str, Any] = {}
+    for key, value in event.attributes.items():
+        if key == FIELD_MESSAGE:
+            continue  # it is the record's message already
+        if key in LOGRECORD_ATTRIBUTES:
+            key = "fields." + key
+        fields[key] = value
+    record.__dict__.update(fields)
+    # The event's whole field dict, original keys, message included.
+    record.opslog = event.all_attributes()
+    record.span_id = event.source.span_id
+    record.parent_span_id = event.source.parent_span_id
+    exception_attributes = event.exception_attributes
+    if exception_attributes:
+        record.__dict__.update(exception_attributes)
+        # Standard formatters print exc_text: give them the redacted trace,
+        # never exc_info (which they would format from the live exception).
+        record.exc_text = str(exception_attributes.get("exception.stacktrace", "")) or None
+    return record
