@@ -17,7 +17,7 @@ current context of the thread that started it; the span in that context is
 an :class:`~opslog.otel.activation.LiveSpan`, which from then on stands for
 what was current before the scope started, so no span is ever parented to an
 ended opslog span. That thread's context is cleaned up the next time it
-starts a scope. Parentage never depends on activation: a step is a child of
+starts or ends a scope. Parentage never depends on activation: a step is a child of
 the object it was started from, whichever thread starts it.
 
 **Ending.** ``end_*`` is the only way a span ends, and it happens once. A
@@ -348,6 +348,7 @@ class Scope:
                 f"{self.kind} {self.name!r} ended again with status {status_text!r}; "
                 "the first end stands",
             )
+            restore_live_context()  # it may have ended in another thread: clean up here
             return False
         dropped = 0
         try:
