@@ -317,7 +317,10 @@ class Scope:
         seconds = elapsed_seconds(start)
         if seconds is None:
             extras: dict[str, object] = {"duration_ms": -1, "duration_str": "unknown"}
-            message = f"duration unknown: unusable start value of type {type(start).__name__}"
+            message = (
+                f"duration unknown: a start value of type {type(start).__name__} that is not "
+                "a time.perf_counter() reading, a datetime or a timedelta"
+            )
         else:
             extras = {
                 "duration_ms": round(seconds * 1000),

@@ -1,19 +1,20 @@
 """Durations: measuring from a caller's start value and formatting like Go.
 
-``log_duration(step, start)`` accepts what Python code naturally holds as a
-start time, and works out which clock it came from:
+``log_duration(step, start)`` measures with **one clock**,
+:func:`time.perf_counter` (the clock opslog itself uses for step and
+operation durations). ``start`` is one of:
 
-* a ``float`` from :func:`time.perf_counter`, :func:`time.monotonic` or
-  :func:`time.time` (the clock giving the smallest non-negative elapsed time
-  is taken: the three clocks are far apart, so this is unambiguous in
-  practice);
-* an ``int`` from ``perf_counter_ns``/``monotonic_ns``/``time_ns`` (same rule);
-* a :class:`datetime.datetime` (naive ones are local time, like
-  ``datetime.now()``);
+* a number from :func:`time.perf_counter`, in seconds (on Linux and macOS,
+  and everywhere from Python 3.13, :func:`time.monotonic` reads the same
+  clock and works too);
+* a :class:`datetime.datetime` (a wall-clock start, as Go's ``time.Time``;
+  naive ones are local time, like ``datetime.now()``);
 * a :class:`datetime.timedelta`, taken as the duration itself.
 
-Anything else (or a start in the future) yields ``None``: the event is still
-emitted, with ``duration_ms = -1`` and ``duration_str = "unknown"``.
+Anything else, a number that is not a ``perf_counter`` reading (such as
+``time.time()``: it lies in that clock's future), a start in the future or a
+non-finite or absurdly distant value yields ``None``: the event is still emitted, with
+``duration_ms = -1`` and ``duration_str = "unknown"``.
 """
 
 from __future__ import annotations
@@ -24,39 +25,28 @@ from typing import Optional
 
 __all__ = ["elapsed_seconds", "format_duration"]
 
-_NS_THRESHOLD = 10**12  # ints above this are nanoseconds
+#: Longer than any job (about 317 years) and still exact in nanoseconds as
+#: an int64: anything beyond is an unusable start value.
+_LONGEST = 1e10
 
 
 def elapsed_seconds(start: object) -> Optional[float]:
-    """Seconds from ``start`` to now, or ``None`` when ``start`` is unusable."""
-    if isinstance(start, bool):
-        return None
-    if isinstance(start, _dt.timedelta):
-        seconds = start.total_seconds()
-        return seconds if seconds >= 0 else None
-    if isinstance(start, _dt.datetime):
-        try:
+    """Seconds from ``start`` to now, or ``None`` when ``start`` is unusable. Never raises."""
+    try:
+        if isinstance(start, bool):
+            return None
+        if isinstance(start, _dt.timedelta):
+            seconds = start.total_seconds()
+        elif isinstance(start, _dt.datetime):
             now = _dt.datetime.now(start.tzinfo) if start.tzinfo else _dt.datetime.now()
             seconds = (now - start).total_seconds()
-        except Exception:
+        elif isinstance(start, (int, float)):
+            seconds = time.perf_counter() - float(start)
+        else:
             return None
-        return seconds if seconds >= 0 else None
-    if isinstance(start, int) and start > _NS_THRESHOLD:
-        candidates = (time.perf_counter_ns(), time.monotonic_ns(), time.time_ns())
-        return _closest(float(start), [float(c) for c in candidates], scale=1e-9)
-    if isinstance(start, (int, float)):
-        value = float(start)
-        if value != value:  # NaN
-            return None
-        return _closest(value, [time.perf_counter(), time.monotonic(), time.time()], scale=1.0)
-    return None
-
-
-def _closest(start: float, nows: list[float], scale: float) -> Optional[float]:
-    elapsed = [now - start for now in nows if now >= start]
-    if not elapsed:
+    except Exception:  # overflow, a hostile datetime subclass...
         return None
-    return min(elapsed) * scale
+    return seconds if 0 <= seconds <= _LONGEST else None
 
 
 _UNITS = ((3600, "h"), (60, "m"))
