@@ -19,7 +19,7 @@ Implementations (same SDK providers and batch settings for all):
   opslog-spans(pub)   the same, with span events added through the SDK's public
            add_event as (a) adds them (opslog normally hands the SDK ready
            events: its attributes are valid already, see
-           opslog.otel.providers.span_event_adder); the difference between the two
+           opslog.otel.internals.span_event_adder); the difference between the two
            rows is the SDK's attribute validation, the difference to (a) is
            opslog's own work
   opslog-spans+stdlib   span events + the stdlib channel with no handler that emits
@@ -67,7 +67,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import set_span_in_context
 
 import opslog
-from opslog.otel import providers
+from opslog.otel import internals
 
 STEPS = 10
 QUEUE = 1_000_000  # large enough that no implementation drops within a block
@@ -278,11 +278,11 @@ def with_opslog(p: Pipeline, ready_events: bool = True, **channels: bool) -> Cal
         opslog.configure(
             tracer_provider=p.tracer_provider, logger_provider=p.logger_provider, **channels
         )
-        providers.READY_SPAN_EVENTS = ready_events
+        internals.READY_SPAN_EVENTS = ready_events
         try:
             opslog_workload(ops)
         finally:
-            providers.READY_SPAN_EVENTS = True
+            internals.READY_SPAN_EVENTS = True
 
     return run
 

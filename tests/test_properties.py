@@ -182,7 +182,7 @@ def test_ready_span_events_equal_the_sdks_own_for_any_fields(
 
     from opslog._config import get_settings
     from opslog.channels.emit import build_attributes
-    from opslog.otel import providers
+    from opslog.otel import internals
 
     tracer = TracerProvider().get_tracer("t")
     with capture_events():
@@ -192,7 +192,7 @@ def test_ready_span_events_equal_the_sdks_own_for_any_fields(
         )
         op.end_operation()
     ready_span, public_span = tracer.start_span("ready"), tracer.start_span("public")
-    providers.span_event_adder(ready_span)("step_info", attributes, 1)
+    internals.span_event_adder(ready_span)("step_info", attributes, 1)
     public_span.add_event("step_info", attributes, 1)
     (ready,), (public,) = ready_span.events, public_span.events
     assert type(ready.attributes) is not type(public.attributes)  # two paths were taken

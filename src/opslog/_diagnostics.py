@@ -38,6 +38,7 @@ CONFIGURATION = "configuration"
 VALUE_REPLACED = "value_replaced"
 STATUS_REPLACED = "status_replaced"
 JSON_LINES_LOSS = "json_lines_loss"
+SDK_FALLBACK = "sdk_fallback"
 
 _LOUD_REPORTS = 5  # per kind, then DEBUG
 
@@ -74,7 +75,8 @@ def diagnostics() -> dict[str, int]:
     :func:`opslog.configure`), ``value_replaced`` (a value that could not be
     read, replaced by a placeholder in its event), ``status_replaced`` (an end
     status that could not be read) and ``json_lines_loss`` (events the JSON
-    lines file could not take, e.g. a full disk).
+    lines file could not take, e.g. a full disk) and ``sdk_fallback`` (a private
+    OpenTelemetry name opslog uses did not work; the public API is used).
     """
     with _lock:
         return dict(_counts)

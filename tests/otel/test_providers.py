@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanContext
 
 import opslog
-from opslog.otel import providers
+from opslog.otel import internals
 
 from ..helpers import run_python
 
@@ -159,8 +159,8 @@ def _span_events(ready: bool, limits: Any = None) -> list[tuple[str, list[Any]]]
     provider = TracerProvider(span_limits=limits)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     opslog.configure(tracer_provider=provider, log_records=False, stdlib_logging=False)
-    saved = providers.READY_SPAN_EVENTS
-    providers.READY_SPAN_EVENTS = ready
+    saved = internals.READY_SPAN_EVENTS
+    internals.READY_SPAN_EVENTS = ready
     try:
         op = opslog.new_operation_logger("job-7").start_operation("failover")
         step = op.start_step("snapshot")
@@ -171,7 +171,7 @@ def _span_events(ready: bool, limits: Any = None) -> list[tuple[str, list[Any]]]
         op.log_step("cleanup", "cleaning", {"x" * 300: "y" * 5000})
         op.end_operation("failed")
     finally:
-        providers.READY_SPAN_EVENTS = saved
+        internals.READY_SPAN_EVENTS = saved
 
     def blank(key: str, value: Any) -> Any:
         return "*" if key.endswith(VOLATILE) else value
@@ -259,4 +259,4 @@ def test_spans_that_are_not_the_sdks_get_the_public_add_event() -> None:
     from opentelemetry.trace import NonRecordingSpan
 
     span = NonRecordingSpan(SpanContext(1, 2, is_remote=False))
-    assert providers.span_event_adder(span) == span.add_event
+    assert internals.span_event_adder(span) == span.add_event

@@ -58,13 +58,8 @@ from ..fields.durations import elapsed_seconds, format_duration
 from ..fields.errors import classify_error
 from ..otel.activation import LiveSpan
 from ..otel.correlation import SCOPE_KEY, with_job_baggage
-from ..otel.providers import (
-    SpanEventAdder,
-    span_event_adder,
-    span_events_dropped,
-    start_span,
-    unrecorded_span,
-)
+from ..otel.internals import SpanEventAdder, events_dropped, span_event_adder
+from ..otel.providers import start_span, unrecorded_span
 from ..vocabulary import (
     FIELD_CORRELATION_ID,
     FIELD_JOB_ID,
@@ -359,7 +354,7 @@ class Scope:
             seconds = time.perf_counter() - self._started
             ms_key, str_key = self._duration_fields
             # Counted before the end event is added; it may push out one more.
-            dropped = span_events_dropped(self.span, adding=1)
+            dropped = events_dropped(self.span, adding=1)
             extras["status"] = status_text
             extras[ms_key] = round(seconds * 1000)
             extras[str_key] = format_duration(seconds)

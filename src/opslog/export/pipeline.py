@@ -52,7 +52,6 @@ import time
 from typing import Any, Callable, Optional
 
 from opentelemetry import _logs, trace
-from opentelemetry._logs._internal import ProxyLoggerProvider
 from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
@@ -60,6 +59,7 @@ from .. import _diagnostics
 from ..channels.console import console_handler
 from ..channels.jsonlines import JSON_LINES_STATS, JsonLinesFileHandler
 from ..channels.stdlib import LOGGER_NAME
+from ..otel.internals import is_placeholder_logger_provider
 from .config import ExportConfig, SignalConfig, resolve_export_config
 from .processor import ExportStats, LogProcessor, SpanBatchProcessor
 
@@ -169,9 +169,6 @@ class _SwitchableLogProcessor(LogRecordProcessor):
         if inner is not None:
             inner.on_emit(log_record)
 
-    def emit(self, log_record: Any) -> None:  # older SDK name
-        self.on_emit(log_record)
-
     def shutdown(self) -> None:
         pass
 
@@ -246,7 +243,7 @@ class Pipeline:
         foreign_tracer = not isinstance(global_tracer, trace.ProxyTracerProvider) and (
             global_tracer is not self.tracer_provider
         )
-        foreign_logger = not isinstance(global_logger, ProxyLoggerProvider) and (
+        foreign_logger = not is_placeholder_logger_provider(global_logger) and (
             global_logger is not self.logger_provider
         )
         if foreign_tracer or foreign_logger:

@@ -33,6 +33,7 @@ from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from .. import _diagnostics
+from ..otel.internals import suppress_instrumentation
 
 __all__ = [
     "BatchSettings",
@@ -43,8 +44,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-_SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ class BoundedBatchProcessor(Generic[T]):
 
     # -- worker ---------------------------------------------------------------
     def _run(self) -> None:
-        token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
+        token = suppress_instrumentation()  # the exporter's own HTTP calls
         try:
             while True:
                 self._wake.wait(self.settings.schedule_delay)
@@ -156,7 +155,8 @@ class BoundedBatchProcessor(Generic[T]):
                 if self._stopping:
                     return
         finally:
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)  # type: ignore[arg-type]
 
     def _drain(self) -> None:
         queue = self._queue
@@ -283,9 +283,6 @@ class LogProcessor(_ExporterBatch, LogRecordProcessor):
     signal = "log records"
 
     def on_emit(self, log_record: Any) -> None:
-        self.batch.add(log_record)
-
-    def emit(self, log_record: Any) -> None:  # older SDK name
         self.batch.add(log_record)
 
 

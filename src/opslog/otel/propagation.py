@@ -43,11 +43,12 @@ from opentelemetry.propagators.textmap import (
     default_getter,
     default_setter,
 )
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from .. import _diagnostics
 from .._config import get_settings
 from .correlation import active_context
+from .internals import trace_state
 from .tracecontext import format_traceparent, parse_traceparent, parse_tracestate
 
 __all__ = ["HeaderGetter", "W3CTraceContextPropagator", "extract", "inject"]
@@ -96,17 +97,6 @@ def _header_values(carrier: Any, name: str) -> list[str]:
     except Exception:
         return []
     return found
-
-
-def _level2_trace_state(members: tuple[tuple[str, str], ...]) -> TraceState:
-    """A TraceState holding members we validated with the Level 2 grammar.
-
-    OpenTelemetry's TraceState re-validates with the Level 1 grammar and
-    would drop valid Level 2 keys; we fill it directly instead.
-    """
-    state = TraceState()
-    state._dict = dict(members)
-    return state
 
 
 def _shown(value: object) -> str:
@@ -179,7 +169,7 @@ class W3CTraceContextPropagator(TextMapPropagator):
                 span_id=parent.parent_id,
                 is_remote=True,
                 trace_flags=TraceFlags(parent.flags),
-                trace_state=_level2_trace_state(state.members),
+                trace_state=trace_state(state.members),
             )
             return trace.set_span_in_context(NonRecordingSpan(span_context), context)
         except Exception as exc:  # pragma: no cover - defensive

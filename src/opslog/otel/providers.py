@@ -27,21 +27,18 @@ from __future__ import annotations
 import contextvars
 import random
 import threading
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Event
-from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
-from opentelemetry.util.types import Attributes, AttributeValue
+from opentelemetry.util.types import Attributes
 
 from .. import _config
 from .._config import get_settings
 from .._version import __version__
+from .internals import pin_id_generator
 
 if TYPE_CHECKING:
     from opentelemetry import _logs
@@ -50,8 +47,6 @@ __all__ = [
     "bounded_call",
     "force_flush",
     "get_otel_logger",
-    "span_event_adder",
-    "span_events_dropped",
     "start_span",
     "unrecorded_span",
 ]
@@ -64,16 +59,21 @@ _pinned_trace_id: contextvars.ContextVar[int] = contextvars.ContextVar(
 )
 
 
-class _PinnableIdGenerator(IdGenerator):
-    """Hands out a pinned trace id when one is set, else defers."""
+class _PinnableIdGenerator:
+    """Hands out a pinned trace id when one is set, else defers.
+
+    Duck-typed rather than an ``IdGenerator`` subclass: span ids are the
+    inner generator's bound method itself (no extra call per span), which an
+    abstract base class would not accept as its implementation.
+    """
+
+    #: Marks a generator that is already opslog's (see :mod:`.internals`).
+    opslog_pinnable = True
 
     def __init__(self, inner: IdGenerator) -> None:
         self._inner = inner
         # Span ids go straight to the inner generator: no extra call per span.
-        self.generate_span_id = inner.generate_span_id  # type: ignore[method-assign]
-
-    def generate_span_id(self) -> int:
-        return self._inner.generate_span_id()
+        self.generate_span_id = inner.generate_span_id
 
     def generate_trace_id(self) -> int:
         return _pinned_trace_id.get() or self._inner.generate_trace_id()
@@ -94,10 +94,7 @@ def _tracer() -> tuple[trace.Tracer, bool]:
     if cached is not None and cached[0] is provider:
         return cached[1], cached[2]
     tracer = provider.get_tracer(_INSTRUMENTATION_NAME, _INSTRUMENTATION_VERSION)
-    generator = getattr(tracer, "id_generator", None)
-    pinnable = isinstance(generator, IdGenerator)
-    if isinstance(generator, IdGenerator) and not isinstance(generator, _PinnableIdGenerator):
-        tracer.id_generator = _PinnableIdGenerator(generator)  # type: ignore[attr-defined]
+    pinnable = pin_id_generator(tracer, _PinnableIdGenerator)
     _tracer_cache = (provider, tracer, pinnable)
     return tracer, pinnable
 
@@ -202,70 +199,6 @@ def unrecorded_span(parent: SpanContext) -> Span:
             parent.trace_id, random_span_id(), is_remote=False, trace_flags=parent.trace_flags
         )
     )
-
-
-#: Use the ready-event path of :func:`span_event_adder` where it applies. The
-#: tests and the benchmark switch it off to compare with the public path.
-READY_SPAN_EVENTS = True
-
-#: Adds one of opslog's events to a span: ``add(name, attributes, timestamp)``.
-SpanEventAdder = Callable[[str, Mapping[str, AttributeValue], int], None]
-
-
-def span_event_adder(span: Span) -> SpanEventAdder:
-    """How opslog adds its events to ``span``: the cheapest way that gives the same result.
-
-    The SDK's ``Span.add_event`` validates and copies every attribute of
-    every event (``BoundedAttributes``): for opslog's events, whose fields
-    were all coerced to valid attribute values already (see
-    :mod:`opslog.fields.coercion`), that is the largest single cost of an event, and
-    it re-validates the same five required fields each time. For an SDK
-    span whose limits cannot change anything (no attribute length limit,
-    the event within the event attribute count limit), opslog hands the SDK
-    a ready ``Event`` holding an immutable copy of the attributes instead:
-    the exported event is the same, field for field. Any other span, or an
-    SDK whose internals differ, gets the public ``add_event``.
-    """
-    public: SpanEventAdder = span.add_event
-    add_ready = getattr(span, "_add_event", None)
-    limits = getattr(span, "_limits", None)
-    if (
-        not READY_SPAN_EVENTS
-        or not isinstance(span, SdkSpan)
-        or not callable(add_ready)
-        or getattr(limits, "max_attribute_length", 0) is not None
-    ):
-        return public
-    max_attributes = getattr(limits, "max_event_attributes", None)
-    if max_attributes is not None and not isinstance(max_attributes, int):
-        return public
-
-    def add_event(name: str, attributes: Mapping[str, AttributeValue], timestamp: int) -> None:
-        if max_attributes is not None and len(attributes) > max_attributes:
-            public(name, attributes, timestamp)  # the SDK decides what to drop
-        else:
-            add_ready(Event(name, MappingProxyType(dict(attributes)), timestamp))
-
-    return add_event
-
-
-def span_events_dropped(span: Span, adding: int = 0) -> int:
-    """Events the span could not hold, counting ``adding`` more about to be added.
-
-    Reads the SDK span's event list (a ``BoundedList``); 0 for any other span.
-    """
-    try:
-        events = span._events  # type: ignore[attr-defined]
-        dropped = events.dropped
-        maxlen = events._dq.maxlen
-        held = len(events)
-    except (AttributeError, TypeError):
-        return 0
-    if not isinstance(dropped, int):
-        return 0
-    if adding and isinstance(maxlen, int) and held + adding > maxlen:
-        dropped += held + adding - maxlen
-    return dropped
 
 
 def force_flush(timeout_seconds: float) -> None:

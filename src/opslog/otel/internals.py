@@ -1,0 +1,247 @@
+"""The one home of every private OpenTelemetry name opslog uses.
+
+Each use has a public-API fallback, taken **at call time** on any exception
+(a name removed, a signature changed, a type that behaves differently),
+and reported once in the self-diagnostics (``sdk_fallback``). What is used,
+and why:
+
+================================  ============================  ==========================
+private name                      what for                      public fallback
+================================  ============================  ==========================
+``Span._add_event``, ``Event``,   hand the SDK a ready span     ``Span.add_event`` (the SDK
+``Span._limits``                  event (no re-validation of    validates again: slower,
+                                  attributes already valid)     same result)
+``Span._events._dq.maxlen``       how many events a span holds  ``OTEL_SPAN_EVENT_COUNT_LIMIT``
+                                  (to count the one about to    or 128, with the public
+                                  be pushed out)                ``dropped_events``
+``Tracer.id_generator``           pin a new trace's id to the   start under a remote parent
+                                  correlation id                span context in that trace
+``TraceState._dict``              keep Level 2 keys the API's   ``TraceState(members)`` (keys
+                                  Level 1 check would drop      it rejects are dropped)
+``context._SUPPRESS_``            the export thread's own HTTP  no suppression
+``INSTRUMENTATION_KEY``           calls are not instrumented
+``_logs._internal.``              tell the API's placeholder    its class name
+``ProxyLoggerProvider``           provider from an app's own
+================================  ============================  ==========================
+
+The ready-event fast path is used only with SDK versions opslog was tested
+with (:data:`FAST_PATH_SDK_VERSIONS`): a newer SDK may add logic to
+``add_event`` that the fast path would bypass, so it gets the public path
+until opslog is tested with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Optional
+
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, TraceState
+from opentelemetry.util.types import AttributeValue
+
+from .. import _diagnostics
+
+__all__ = [
+    "FAST_PATH_SDK_VERSIONS",
+    "SpanEventAdder",
+    "events_dropped",
+    "is_placeholder_logger_provider",
+    "pin_id_generator",
+    "span_event_adder",
+    "suppress_instrumentation",
+    "trace_state",
+]
+
+#: Adds one of opslog's events to a span: ``add(name, attributes, timestamp)``.
+SpanEventAdder = Callable[[str, Mapping[str, AttributeValue], int], None]
+
+#: SDK versions (major, minor) the ready-event path was tested with.
+FAST_PATH_SDK_VERSIONS = ((1, 39), (1, 45))
+
+#: Use the ready-event path where it applies. The tests and the benchmark
+#: switch it off to compare with the public path.
+READY_SPAN_EVENTS = True
+
+_reported: set[str] = set()
+
+
+def _fell_back(name: str, exc: BaseException) -> None:
+    """Report, once per private name, that its public fallback is in use."""
+    if name in _reported:
+        return
+    _reported.add(name)
+    _diagnostics.report(
+        _diagnostics.SDK_FALLBACK,
+        f"OpenTelemetry's private {name} did not work as expected "
+        f"({type(exc).__name__}); opslog uses the public API for it from now on",
+    )
+
+
+# -- ready span events --------------------------------------------------------------------
+def _sdk_version_tested() -> bool:
+    try:
+        from opentelemetry.sdk.version import __version__
+
+        major, minor = (int(part) for part in __version__.split(".")[:2])
+    except Exception:
+        return False
+    low, high = FAST_PATH_SDK_VERSIONS
+    return low <= (major, minor) <= high
+
+
+_FAST_PATH_ALLOWED = _sdk_version_tested()
+
+
+def span_event_adder(span: Span) -> SpanEventAdder:
+    """How opslog adds its events to ``span``: the cheapest way that gives the same result.
+
+    The SDK's ``Span.add_event`` validates and copies every attribute of
+    every event (``BoundedAttributes``): for opslog's events, whose fields
+    were all coerced to valid attribute values already, that is the largest
+    single cost of an event. For an SDK span whose limits cannot change
+    anything (no attribute length limit, the event within the event
+    attribute count limit), opslog hands the SDK a ready ``Event`` holding
+    an immutable copy of the attributes instead: the exported event is the
+    same, field for field. Any other span, or any failure, gets the public
+    ``add_event``.
+    """
+    public: SpanEventAdder = span.add_event
+    if not (READY_SPAN_EVENTS and _FAST_PATH_ALLOWED) or "_add_event" in _reported:
+        return public
+    try:
+        from opentelemetry.sdk.trace import Event
+        from opentelemetry.sdk.trace import Span as SdkSpan
+
+        if not isinstance(span, SdkSpan):
+            return public
+        add_ready = span._add_event
+        limits = span._limits
+        if limits.max_attribute_length is not None:
+            return public  # values would be cut: the SDK's job
+        max_attributes = limits.max_event_attributes
+        if max_attributes is not None and not isinstance(max_attributes, int):
+            return public
+    except Exception as exc:
+        _fell_back("_add_event", exc)
+        return public
+
+    def add_event(name: str, attributes: Mapping[str, AttributeValue], timestamp: int) -> None:
+        if "_add_event" in _reported or (
+            max_attributes is not None and len(attributes) > max_attributes
+        ):
+            public(name, attributes, timestamp)  # the SDK decides what to drop
+            return
+        try:
+            event = Event(name, MappingProxyType(dict(attributes)), timestamp)
+        except Exception as exc:
+            _fell_back("_add_event", exc)
+            public(name, attributes, timestamp)
+            return
+        try:
+            add_ready(event)
+        except Exception as exc:
+            # Nothing was added: the private method failed before the append
+            # (a changed signature, a removed attribute).
+            _fell_back("_add_event", exc)
+            public(name, attributes, timestamp)
+
+    return add_event
+
+
+# -- events a span could not hold -------------------------------------------------------
+def events_dropped(span: Span, adding: int = 0) -> int:
+    """Events ``span`` could not hold, counting ``adding`` more about to be added.
+
+    0 for a span that is not the SDK's.
+    """
+    try:
+        events = span._events  # type: ignore[attr-defined]
+        dropped = events.dropped
+        maxlen = events._dq.maxlen
+        held = len(events)
+        if not (isinstance(dropped, int) and isinstance(maxlen, int)):
+            raise TypeError("unexpected event list")
+    except Exception as exc:
+        if not hasattr(span, "dropped_events"):
+            return 0  # not an SDK span: nothing is dropped here
+        _fell_back("Span._events", exc)
+        try:
+            dropped = int(span.dropped_events)
+            held = len(span.events)  # type: ignore[attr-defined]
+        except Exception:
+            return 0
+        maxlen = _event_count_limit()
+    if adding and held + adding > maxlen:
+        dropped += held + adding - maxlen
+    return dropped
+
+
+def _event_count_limit() -> int:
+    try:
+        return int(os.environ.get("OTEL_SPAN_EVENT_COUNT_LIMIT", "128"))
+    except ValueError:
+        return 128
+
+
+# -- pinned trace ids ---------------------------------------------------------------------
+def pin_id_generator(tracer: Any, wrap: Callable[[Any], Any]) -> bool:
+    """Replace ``tracer.id_generator`` with ``wrap(generator)``; True when the
+    tracer's ids can be pinned that way (the SDK's tracer)."""
+    try:
+        from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+        generator = getattr(tracer, "id_generator", None)
+        if getattr(generator, "opslog_pinnable", False):
+            return True
+        if not isinstance(generator, IdGenerator):
+            return False  # not the SDK's tracer: no generator to pin
+        tracer.id_generator = wrap(generator)
+        return True
+    except Exception as exc:
+        _fell_back("Tracer.id_generator", exc)
+        return False
+
+
+# -- trace state -------------------------------------------------------------------------
+def trace_state(members: tuple[tuple[str, str], ...]) -> TraceState:
+    """A ``TraceState`` holding ``members``, validated already (Level 2 grammar).
+
+    The API's ``TraceState`` re-validates with the Level 1 grammar and would
+    drop valid Level 2 keys (``tenant@vendor`` forms); it is filled directly.
+    """
+    try:
+        state = TraceState()
+        kept = dict(members)  # a duplicated key keeps its last value
+        state._dict = kept
+        if list(state.items()) != list(kept.items()):
+            raise TypeError("TraceState did not keep its members")
+        return state
+    except Exception as exc:
+        _fell_back("TraceState._dict", exc)
+        return TraceState(list(members))
+
+
+# -- the export thread's own calls ------------------------------------------------------
+def suppress_instrumentation() -> Optional[object]:
+    """Attach a context that tells OpenTelemetry instrumentation to leave this
+    thread's HTTP calls alone; returns the token (``None`` if unavailable)."""
+    try:
+        key = otel_context._SUPPRESS_INSTRUMENTATION_KEY
+        return otel_context.attach(otel_context.set_value(key, True))
+    except Exception as exc:
+        _fell_back("context._SUPPRESS_INSTRUMENTATION_KEY", exc)
+        return None
+
+
+# -- the API's placeholder logger provider -----------------------------------------------
+def is_placeholder_logger_provider(provider: object) -> bool:
+    """True for the logs API's placeholder (no provider installed yet)."""
+    try:
+        from opentelemetry._logs._internal import ProxyLoggerProvider
+
+        return isinstance(provider, ProxyLoggerProvider)
+    except Exception as exc:
+        _fell_back("_logs._internal.ProxyLoggerProvider", exc)
+        return type(provider).__name__ in ("ProxyLoggerProvider", "NoOpLoggerProvider")
