@@ -8,11 +8,12 @@ import pytest
 from opentelemetry import trace
 
 import opslog
+from opslog._config import get_settings
 from opslog.testing import capture_events
 
 
 def test_capture_collects_all_channels_and_restores_everything() -> None:
-    before = opslog.get_settings()
+    before = get_settings()
     level_before = logging.getLogger("opslog").level
     global_provider = trace.get_tracer_provider()
     with capture_events() as captured:
@@ -28,7 +29,7 @@ def test_capture_collects_all_channels_and_restores_everything() -> None:
         ]
         captured.clear()
         assert captured.events == [] and captured.spans == []
-    assert opslog.get_settings() is before
+    assert get_settings() is before
     assert logging.getLogger("opslog").level == level_before
     assert trace.get_tracer_provider() is global_provider
 

@@ -31,7 +31,7 @@ cid: str | None = opslog.current_correlation_id()
 with capture_events() as captured:
     pass
 names: list[str] = [e.event for e in captured.events]
-settings: opslog.Settings = opslog.configure(level="info", console=False)
+settings = opslog.configure(level="info", console=False)
 
 
 @opslog.traced_operation("nightly")

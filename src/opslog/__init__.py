@@ -21,9 +21,10 @@ The Go-style explicit form (``op.end_operation("completed", summary)``,
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from ._config import Settings, get_settings
+from . import vocabulary
 from ._diagnostics import diagnostics
 from ._version import __version__
 from .core.decorators import traced_operation, traced_step
@@ -36,46 +37,13 @@ from .core.operation import (
     new_operation_logger,
     new_operation_logger_with_correlation,
 )
-from .fields.errors import ErrorClassifier, default_classifier
-from .fields.redaction import REDACTED
-from .otel.correlation import (
-    correlation_id_as_uuid,
-    correlation_scope,
-    current_correlation_id,
-    format_correlation_id,
-    parse_correlation_id,
-)
-from .vocabulary import (
-    CHILD_OPERATION_START,
-    OPERATION_END,
-    OPERATION_START,
-    OPERATION_STEP,
-    REQUIRED_FIELDS,
-    STATUS_ABANDONED,
-    STATUS_CANCELLED,
-    STATUS_COMPLETED,
-    STATUS_FAILED,
-    STEP_DEBUG,
-    STEP_DURATION,
-    STEP_END,
-    STEP_ERROR,
-    STEP_INFO,
-    STEP_START,
-    STEP_SUCCESS,
-    STEP_WARNING,
-    Level,
-)
+from .core.retry import Retry
+from .otel.correlation import correlation_scope, current_correlation_id, parse_correlation_id
+from .vocabulary import REDACTED, Level
 
 if TYPE_CHECKING:
-    from .core.retry import Attempt, Retry
     from .export.setup import configure, export_stats, shutdown
-    from .integrations.http import (
-        ASGIMiddleware,
-        ClientCall,
-        WSGIMiddleware,
-        http_client_span,
-        urlopen,
-    )
+    from .integrations.http import ASGIMiddleware, WSGIMiddleware, http_client_span, urlopen
     from .integrations.threads import ContextThreadPoolExecutor, with_current_context
     from .otel.propagation import W3CTraceContextPropagator, extract, inject
 
@@ -86,30 +54,76 @@ _LAZY = {
     "ContextThreadPoolExecutor": ".integrations.threads",
     "with_current_context": ".integrations.threads",
     "ASGIMiddleware": ".integrations.http",
-    "ClientCall": ".integrations.http",
     "WSGIMiddleware": ".integrations.http",
     "http_client_span": ".integrations.http",
     "urlopen": ".integrations.http",
     "W3CTraceContextPropagator": ".otel.propagation",
     "extract": ".otel.propagation",
     "inject": ".otel.propagation",
-    "Attempt": ".core.retry",
-    "Retry": ".core.retry",
     "configure": ".export.setup",
     "export_stats": ".export.setup",
     "shutdown": ".export.setup",
 }
 
+#: Names that shipped at the top level and moved: (module, name, where to look now).
+_MOVED = {
+    **{
+        name: (".vocabulary", name, f"opslog.vocabulary.{name}")
+        for name in (
+            "CHILD_OPERATION_START",
+            "OPERATION_END",
+            "OPERATION_START",
+            "OPERATION_STEP",
+            "REQUIRED_FIELDS",
+            "STATUS_ABANDONED",
+            "STATUS_CANCELLED",
+            "STATUS_COMPLETED",
+            "STATUS_FAILED",
+            "STEP_DEBUG",
+            "STEP_DURATION",
+            "STEP_END",
+            "STEP_ERROR",
+            "STEP_INFO",
+            "STEP_START",
+            "STEP_SUCCESS",
+            "STEP_WARNING",
+        )
+    },
+    "Attempt": (".core.retry", "Attempt", "the attempts of opslog.Retry"),
+    "ClientCall": (".integrations.http", "ClientCall", "what opslog.http_client_span yields"),
+    "ErrorClassifier": (".fields.errors", "ErrorClassifier", "opslog.fields.errors"),
+    "default_classifier": (".fields.errors", "default_classifier", "opslog.fields.errors"),
+    "Settings": ("._config", "Settings", "the value opslog.configure() returns"),
+    "get_settings": ("._config", "get_settings", "opslog.configure() (it returns them)"),
+    "format_correlation_id": (
+        ".otel.correlation",
+        "format_correlation_id",
+        "format(trace_id, '032x')",
+    ),
+    "correlation_id_as_uuid": (
+        ".otel.correlation",
+        "correlation_id_as_uuid",
+        "str(uuid.UUID(correlation_id))",
+    ),
+}
+
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'opslog' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+    moved = _MOVED.get(name)
+    if moved is not None:
+        module, attribute, instead = moved
+        warnings.warn(
+            f"opslog.{name} is deprecated; use {instead}", DeprecationWarning, stacklevel=2
+        )
+        return getattr(importlib.import_module(module, __name__), attribute)
+    raise AttributeError(f"module 'opslog' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
@@ -118,49 +132,24 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ASGIMiddleware",
-    "Attempt",
-    "CHILD_OPERATION_START",
-    "OPERATION_END",
-    "OPERATION_START",
-    "OPERATION_STEP",
-    "REDACTED",
-    "REQUIRED_FIELDS",
-    "Retry",
-    "STATUS_ABANDONED",
-    "STATUS_CANCELLED",
-    "STATUS_COMPLETED",
-    "STATUS_FAILED",
-    "STEP_DEBUG",
-    "STEP_DURATION",
-    "STEP_END",
-    "STEP_ERROR",
-    "STEP_INFO",
-    "STEP_START",
-    "STEP_SUCCESS",
-    "STEP_WARNING",
-    "ClientCall",
     "ContextThreadPoolExecutor",
-    "ErrorClassifier",
     "Level",
     "OperationContext",
     "OperationLogger",
-    "Settings",
+    "REDACTED",
+    "Retry",
     "StepContext",
     "W3CTraceContextPropagator",
     "WSGIMiddleware",
     "__version__",
     "configure",
-    "correlation_id_as_uuid",
     "correlation_scope",
     "current_correlation_id",
     "current_operation",
     "current_step",
-    "default_classifier",
     "diagnostics",
     "export_stats",
     "extract",
-    "format_correlation_id",
-    "get_settings",
     "http_client_span",
     "inject",
     "new_operation_logger",
@@ -170,5 +159,6 @@ __all__ = [
     "traced_operation",
     "traced_step",
     "urlopen",
+    "vocabulary",
     "with_current_context",
 ]

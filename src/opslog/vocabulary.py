@@ -1,4 +1,7 @@
-"""The event model: event names, required fields, levels and statuses.
+"""opslog's vocabulary: event names, required fields, statuses, levels, the marker.
+
+One namespace for every word opslog writes: ``opslog.vocabulary.STEP_INFO``,
+``opslog.vocabulary.STATUS_FAILED``, ``opslog.vocabulary.REQUIRED_FIELDS``.
 
 Every opslog call produces exactly one *event*. An event always carries the
 five required fields (:data:`REQUIRED_FIELDS`), a message, a level and a
@@ -27,6 +30,7 @@ __all__ = [
     "FIELD_PARENT_STEP",
     "FIELD_STEP",
     "JSON_LINE_KEYS",
+    "REDACTED",
     "OPERATION_END",
     "OPERATION_START",
     "OPERATION_STEP",
@@ -60,6 +64,9 @@ STEP_WARNING: Final = "step_warning"
 STEP_ERROR: Final = "step_error"
 STEP_SUCCESS: Final = "step_success"
 STEP_DURATION: Final = "step_duration"
+
+#: What a secret is replaced with, everywhere (see SECURITY.md).
+REDACTED: Final = "[REDACTED]"
 
 # --- required fields ---------------------------------------------------------
 FIELD_CORRELATION_ID: Final = "correlation_id"

@@ -86,7 +86,7 @@ def test_operation_level_events_use_the_documented_step_value(captured: Capture)
     run_every_call()
     for name in ("operation_start", "operation_end", "child_operation_start"):
         for event in captured.events_named(name):
-            assert event["step"] == opslog.OPERATION_STEP == "_operation"
+            assert event["step"] == opslog.vocabulary.OPERATION_STEP == "_operation"
     assert captured.events_named("step_info")[0]["step"] == "initialization"
     assert captured.events_named("step_info")[1]["step"] == "virtio-injection"
 

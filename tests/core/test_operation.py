@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import opslog
 from opslog import _diagnostics
+from opslog._config import get_settings
 from opslog.testing import Capture
 
 
@@ -201,7 +202,7 @@ def test_operation_ended_elsewhere_does_not_capture_new_work(captured: Capture) 
     # what is bound on top of the stale context still counts
     with opslog.correlation_scope("4bf92f3577b34da6a3ce929d0e0e4736"):
         assert opslog.current_correlation_id() == "4bf92f3577b34da6a3ce929d0e0e4736"
-    tracer = opslog.get_settings().tracer_provider.get_tracer("app")  # type: ignore[union-attr]
+    tracer = get_settings().tracer_provider.get_tracer("app")  # type: ignore[union-attr]
     with tracer.start_as_current_span("foreign") as foreign:
         joined = opslog.new_operation_logger("j3")
         assert joined.correlation_id == format(foreign.get_span_context().trace_id, "032x")

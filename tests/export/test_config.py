@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import opslog
+from opslog._config import get_settings
 
 
 def test_configure_is_idempotent_and_incremental() -> None:
@@ -33,10 +34,10 @@ def test_configure_is_idempotent_and_incremental() -> None:
 def test_bad_values_fail_with_a_message_that_says_what_to_fix(
     options: dict[str, object], message: str
 ) -> None:
-    before = opslog.get_settings()
+    before = get_settings()
     with pytest.raises(ValueError, match=message):
         opslog.configure(**options)  # type: ignore[arg-type]
-    assert opslog.get_settings() is before  # nothing half-applied
+    assert get_settings() is before  # nothing half-applied
 
 
 @pytest.mark.parametrize(

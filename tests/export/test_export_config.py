@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import opslog
+from opslog._config import get_settings
 from opslog.export.pipeline import PIPELINE, resolve_export_config
 
 from ..helpers import run_python, run_script
@@ -136,11 +137,11 @@ def test_header_errors_and_endpoint_credentials_never_echo_secrets() -> None:
 def test_configure_failure_changes_nothing() -> None:
     opslog.configure(console=False)
     before = PIPELINE.config
-    settings = opslog.get_settings()
+    settings = get_settings()
     with pytest.raises(ValueError):
         opslog.configure(endpoint="collector:4318", level="debug")
     assert PIPELINE.config is before
-    assert opslog.get_settings() is settings
+    assert get_settings() is settings
     with pytest.raises(TypeError, match="unknown option"):
         opslog.configure(colour=True)  # type: ignore[call-arg]
 

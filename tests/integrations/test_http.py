@@ -13,6 +13,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 import opslog
+from opslog._config import get_settings
 from opslog.testing import Capture
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -191,7 +192,7 @@ def test_requests_instrumentation_recipe(captured: Capture, echo: EchoServer) ->
     requests = pytest.importorskip("requests")
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
-    provider = opslog.get_settings().tracer_provider
+    provider = get_settings().tracer_provider
     instrumentor = RequestsInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     try:

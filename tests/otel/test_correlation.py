@@ -10,6 +10,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import opslog
 from opslog import _diagnostics
+from opslog._config import get_settings
+from opslog.otel import correlation
 from opslog.testing import Capture
 
 HEX = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -57,10 +59,10 @@ def test_invalid_forms_are_rejected(value: object) -> None:
 
 
 def test_formats_round_trip() -> None:
-    assert opslog.format_correlation_id(int(HEX, 16)) == HEX
-    assert opslog.correlation_id_as_uuid(HEX) == "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
-    assert opslog.parse_correlation_id(opslog.correlation_id_as_uuid(HEX)) == int(HEX, 16)
-    assert opslog.correlation_id_as_uuid("nope") is None
+    assert correlation.format_correlation_id(int(HEX, 16)) == HEX
+    assert correlation.correlation_id_as_uuid(HEX) == "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
+    assert opslog.parse_correlation_id(correlation.correlation_id_as_uuid(HEX)) == int(HEX, 16)
+    assert correlation.correlation_id_as_uuid("nope") is None
 
 
 def test_with_correlation_continues_that_trace(captured: Capture) -> None:
@@ -137,7 +139,7 @@ def test_fresh_loggers_get_distinct_valid_ids() -> None:
 
 
 def test_joining_a_foreign_active_span(captured: Capture) -> None:
-    provider = opslog.get_settings().tracer_provider
+    provider = get_settings().tracer_provider
     assert provider is not None
     tracer = provider.get_tracer("app")
     with tracer.start_as_current_span("http-server") as server:

@@ -270,7 +270,10 @@ class OperationContext(_Parent):
     events still reach the log channels, marked ``opslog.after_end``.
     """
 
-    __slots__ = ("_trace_id", "logger")
+    __slots__ = {
+        "_trace_id": None,
+        "logger": "The OperationLogger that started it (its root's, for a child operation).",
+    }
 
     kind = "operation"
     _carries_job_baggage = True
@@ -307,7 +310,6 @@ class OperationContext(_Parent):
             span_attributes,
             trace_id if parent_context is None else 0,
         )
-        #: The :class:`OperationLogger` that started it (or its root).
         self.logger = logger
         self._trace_id = trace_id
         if parent is None:

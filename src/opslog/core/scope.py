@@ -122,30 +122,32 @@ class Scope:
     required fields shared by an operation and its steps, no lock per span).
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_add_span_event",
-        "_closing",
-        "_context",
-        "_event_tail",
-        "_failure_step",
-        "_last_error",
-        "_open_children",
-        "_outer_context",
-        "_parent_span_id",
-        "_required",
-        "_span_context",
-        "_started",
-        "_step_field",
-        "correlation_id",
-        "ended",
-        "job_id",
-        "name",
-        "operation",
-        "parent",
-        "span",
-    )
+    # A dict: the public slots get their docstrings (help(), the API docs).
+    __slots__ = {
+        "__weakref__": None,
+        "_add_span_event": None,
+        "_closing": None,
+        "_context": None,
+        "_event_tail": None,
+        "_failure_step": None,
+        "_last_error": None,
+        "_open_children": None,
+        "_outer_context": None,
+        "_parent_span_id": None,
+        "_required": None,
+        "_span_context": None,
+        "_started": None,
+        "_step_field": None,
+        "correlation_id": "The correlation id: the trace id, 32 lowercase hex digits.",
+        "ended": "True once the span has ended (a second end is ignored).",
+        "job_id": "The job id every event of this scope carries.",
+        "name": "The scope's name: the operation's or the step's.",
+        "operation": "The name of the operation it belongs to (its own for an operation).",
+        "parent": "The scope it was started from (None for a root operation).",
+        "span": "The OpenTelemetry span (a non-recording one without an SDK).",
+    }
 
+    #: ``"operation"`` or ``"step"``.
     kind: ClassVar[str] = "scope"
     #: The end event and the names of its duration fields.
     _end_event: ClassVar[str]

@@ -54,6 +54,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Final, Optional
 
+from ..vocabulary import REDACTED
+
 __all__ = [
     "DEFAULT_SENSITIVE_KEYS",
     "DEFAULT_SENSITIVE_WORDS",
@@ -65,8 +67,6 @@ __all__ = [
     "normalise_key",
 ]
 
-#: What a secret is replaced with.
-REDACTED: Final = "[REDACTED]"
 
 #: Key fragments that mark a field as sensitive, matched inside the key's
 #: letters joined (``pass_word``, ``Pass-Word`` and ``passWord`` all read
