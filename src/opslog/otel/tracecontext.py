@@ -21,14 +21,17 @@ strict and strict where it is lenient; this module follows the text:
   * several header fields are combined with ``,`` (RFC 7230);
   * list members are separated by ``,``; spaces/tabs around members and
     empty members are ignored;
-  * key: ``[a-z0-9][a-z0-9_\\-*/@]{0,255}`` (the Level 2 grammar, which
-    covers ``tenant@vendor`` keys); value: 1 to 256 printable ASCII
+  * key: the Level 2 grammar, ``[a-z0-9][a-z0-9_\\-*/]{0,255}`` or
+    ``tenant@system`` (a tenant id of up to 241 characters, one ``@``, a
+    system id of up to 14 starting with a letter); value: 1 to 256 printable ASCII
     characters except ``,`` and ``=``, not ending in a space (leading spaces
     are part of the value);
-  * an invalid member is dropped, the others are kept;
-  * a duplicated key keeps its first (left-most, most recent) entry;
-  * at most 32 members are kept: entries longer than 128 characters are
-    removed first, then entries from the end, as the specification says.
+  * as the official W3C test suite reads it at its strict Level 2 setting,
+    and as the other OpenTelemetry SDKs do: one invalid list member (bad key
+    grammar, a key or value too long, an illegal character, an empty value,
+    no ``=``) or more than 32 list members discards the **whole** header;
+  * a duplicated key keeps the header: its first (left-most, most recent)
+    entry stands, the others are dropped.
 
 Every function here is total: any input yields a result, never an
 exception.
@@ -51,10 +54,13 @@ __all__ = [
 ]
 
 MAX_TRACESTATE_MEMBERS = 32
-_LONG_MEMBER = 128
 _OWS = " \t"
 _HEX = frozenset("0123456789abcdef")
-_KEY = re.compile(r"[a-z0-9][a-z0-9_\-*/@]{0,255}\Z")
+# Level 2: a simple key, or tenant@system (one "@", a system id of up to 14
+# characters starting with a letter).
+_KEY = re.compile(
+    r"(?:[a-z0-9][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})\Z"
+)
 _VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]\Z")
 #: Flags this implementation knows: sampled (Level 1) and random (Level 2).
 KNOWN_FLAGS = 0x01 | 0x02
@@ -127,16 +133,11 @@ def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
 
 @dataclass(frozen=True)
 class ParsedTraceState:
-    """Valid members in order, and what was dropped (for diagnostics)."""
+    """The members of a ``tracestate`` in order; none when it was discarded."""
 
     members: tuple[tuple[str, str], ...]
-    dropped_invalid: int = 0
-    dropped_duplicates: int = 0
-    dropped_over_limit: int = 0
-
-    @property
-    def header(self) -> str:
-        return ",".join(f"{k}={v}" for k, v in self.members)
+    #: Why the whole header was discarded, or ``None``.
+    discarded: Optional[str] = None
 
 
 def parse_tracestate(values: Iterable[object]) -> ParsedTraceState:
@@ -149,29 +150,18 @@ def parse_tracestate(values: Iterable[object]) -> ParsedTraceState:
             parts.append(value)
     members: list[tuple[str, str]] = []
     seen: set[str] = set()
-    invalid = duplicates = 0
+    count = 0
     for raw in ",".join(parts).split(","):
         member = raw.strip(_OWS)
         if not member:
-            continue
+            continue  # empty list members are allowed and ignored
+        count += 1
+        if count > MAX_TRACESTATE_MEMBERS:
+            return ParsedTraceState((), f"more than {MAX_TRACESTATE_MEMBERS} list members")
         key, sep, value = member.partition("=")
         if not sep or not _KEY.match(key) or not _VALUE.match(value):
-            invalid += 1
-            continue
-        if key in seen:
-            duplicates += 1
-            continue
-        seen.add(key)
-        members.append((key, value))
-    over = 0
-    if len(members) > MAX_TRACESTATE_MEMBERS:
-        # Truncate whole entries: long ones first, then from the end.
-        excess = len(members) - MAX_TRACESTATE_MEMBERS
-        long_ones = [i for i, (k, v) in enumerate(members) if len(k) + 1 + len(v) > _LONG_MEMBER]
-        drop = set(long_ones[-excess:])
-        members = [m for i, m in enumerate(members) if i not in drop]
-        over = len(drop)
-        if len(members) > MAX_TRACESTATE_MEMBERS:
-            over += len(members) - MAX_TRACESTATE_MEMBERS
-            members = members[:MAX_TRACESTATE_MEMBERS]
-    return ParsedTraceState(tuple(members), invalid, duplicates, over)
+            return ParsedTraceState((), f"list member {count} is invalid")
+        if key not in seen:
+            seen.add(key)
+            members.append((key, value))
+    return ParsedTraceState(tuple(members))
