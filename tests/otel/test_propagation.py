@@ -240,3 +240,11 @@ def test_fuzz_extract_never_raises_or_accepts_an_invalid_id(
         assert 0 < span_context.span_id < 2**64
     logger = opslog.new_operation_logger(context=ctx)
     assert opslog.parse_correlation_id(logger.correlation_id) is not None
+
+
+@pytest.mark.parametrize("job_id", [None, ""])
+def test_an_empty_job_id_means_none_given_so_the_callers_applies(job_id: object) -> None:
+    ctx = opslog.extract({"traceparent": TRACEPARENT, "baggage": "job_id=job-from-caller"})
+    logger = opslog.new_operation_logger(job_id, context=ctx)  # type: ignore[arg-type]
+    assert logger.job_id == "job-from-caller"
+    assert opslog.new_operation_logger("mine", context=ctx).job_id == "mine"

@@ -480,12 +480,16 @@ def new_operation_logger(
     context from :func:`opslog.extract` passed as ``context``) or the id of a
     :func:`opslog.correlation_scope`; otherwise starts a new trace.
     ``job_id`` defaults to the active operation's job id, else the
-    ``job_id`` baggage entry, else ``""``.
+    ``job_id`` baggage entry, else ``""``; an empty string counts as not
+    given (Go callers write ``NewOperationLogger("")`` for that).
     """
     ctx = active_context(context)
     coercer = get_settings().coercer
     # A job id from baggage is as untrusted as any other input.
-    job = coercer.name(job_id_in(ctx) or "" if job_id is None else job_id)
+    # Go callers write NewOperationLogger("") for "none given": the caller's
+    # job id (active operation, else W3C baggage) applies, as for None.
+    given = None if job_id is None or (type(job_id) is str and not job_id) else job_id
+    job = coercer.name(job_id_in(ctx) or "" if given is None else given)
     trace_id = trace_id_in(ctx)
     if trace_id:
         return OperationLogger(job or "", trace_id, ctx)
@@ -510,7 +514,10 @@ def new_operation_logger_with_correlation(
     ctx = active_context(context)
     coercer = get_settings().coercer
     # A job id from baggage is as untrusted as any other input.
-    job = coercer.name(job_id_in(ctx) or "" if job_id is None else job_id)
+    # Go callers write NewOperationLogger("") for "none given": the caller's
+    # job id (active operation, else W3C baggage) applies, as for None.
+    given = None if job_id is None or (type(job_id) is str and not job_id) else job_id
+    job = coercer.name(job_id_in(ctx) or "" if given is None else given)
     parent = ctx if trace_id_in(ctx) == trace_id else None
     return OperationLogger(job or "", trace_id, parent, rejected)
 
