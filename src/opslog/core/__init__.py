@@ -2,8 +2,8 @@
 
 * :mod:`.scope` - what operations and steps share (a span, its events, how
   it ends);
-* :mod:`.operation` / :mod:`.step` - the Go API's ``OperationContext`` and
-  ``StepContext``;
+* :mod:`.operation` - the Go API's ``OperationLogger``, ``OperationContext``
+  and ``StepContext`` (operations and steps start each other);
 * :mod:`.retry` - attempts as steps;
 * :mod:`.decorators` - ``@traced_operation`` / ``@traced_step``;
 * :mod:`.lifecycle` - open operations are ended at process exit.

@@ -245,14 +245,14 @@ class _Parent(Scope):
             logger=owner.logger,
             parent_step=self.name if on_step else None,
         )
-        extras = {"parent_operation": self.operation, "child_operation": name}
+        extras = {"parent_operation": self.operation_name, "child_operation": name}
         if on_step:
             extras[FIELD_PARENT_STEP] = self.name
         emit(
             child,
             CHILD_OPERATION_START,
             Level.INFO,
-            f"child operation {name} of {self.operation} started",
+            f"child operation {name} of {self.operation_name} started",
             extras=extras,
         )
         return child
@@ -298,7 +298,7 @@ class OperationContext(_Parent):
         }
         span_attributes: Optional[dict[str, Any]] = None
         if parent is not None:
-            span_attributes = {"parent_operation": parent.operation}
+            span_attributes = {"parent_operation": parent.operation_name}
             if parent_step is not None:
                 span_attributes[FIELD_PARENT_STEP] = parent_step
         super().__init__(

@@ -142,7 +142,7 @@ class Scope:
         "ended": "True once the span has ended (a second end is ignored).",
         "job_id": "The job id every event of this scope carries.",
         "name": "The scope's name: the operation's or the step's.",
-        "operation": "The name of the operation it belongs to (its own for an operation).",
+        "operation_name": "The name of the operation it belongs to (its own for an operation).",
         "parent": "The scope it was started from (None for a root operation).",
         "span": "The OpenTelemetry span (a non-recording one without an SDK).",
     }
@@ -161,7 +161,7 @@ class Scope:
     correlation_id: str
     job_id: str
     #: The name of the operation it belongs to (its own name for an operation).
-    operation: str
+    operation_name: str
     #: The scope it was started from (``None`` for a root operation).
     parent: Optional[Scope]
     #: True once the span has ended.
@@ -185,7 +185,7 @@ class Scope:
         self._required = required
         self.correlation_id = required[FIELD_CORRELATION_ID]
         self.job_id = required[FIELD_JOB_ID]
-        self.operation = required[FIELD_OPERATION]
+        self.operation_name = required[FIELD_OPERATION]
         self._step_field = step
         tail = {FIELD_PARENT_STEP: parent_step} if parent_step is not None else {}
         self._event_tail = {**tail, **required, FIELD_STEP: step}
@@ -260,6 +260,14 @@ class Scope:
             stacklevel=2,
         )
         return self._context
+
+    @property
+    def operation(self) -> str:
+        """Deprecated name of :attr:`operation_name` (``logger.operation()`` starts one)."""
+        warnings.warn(
+            "Scope.operation is deprecated: use .operation_name", DeprecationWarning, stacklevel=2
+        )
+        return self.operation_name
 
     @property
     def span_context(self) -> trace.SpanContext:

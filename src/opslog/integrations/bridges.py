@@ -144,7 +144,7 @@ def add_opslog_fields(
         return event_dict
     event_dict.setdefault(FIELD_CORRELATION_ID, scope.correlation_id)
     event_dict.setdefault(FIELD_JOB_ID, scope.job_id)
-    event_dict.setdefault(FIELD_OPERATION, scope.operation)
+    event_dict.setdefault(FIELD_OPERATION, scope.operation_name)
     event_dict.setdefault(FIELD_STEP, scope._step_field)
     event_dict.setdefault("opslog_event", _STRUCTLOG_EVENTS.get(method_name, STEP_INFO))
     event_dict.setdefault("trace_id", scope.correlation_id)
