@@ -203,6 +203,9 @@ CASES.update(
         "client_secret in a form body": _message("grant_type=client_credentials&client_secret={s}"),
         "jwt= value": _message("jwt={s}"),
         "otp in text": _message("otp: {s}"),
+        "zero-width space inside the key": _message("pass\u200bword={s}"),
+        "soft hyphen inside the key": _message("to\u00adken: {s}"),
+        "word joiner inside a flag": _message("--pass\u2060word {s}"),
     }
 )
 

@@ -398,6 +398,12 @@ _FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
+#: Format characters (Unicode category Cf) someone may hide inside a key:
+#: soft hyphen, zero-width and joiner characters, bidi controls, BOM.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+
 
 def _lower(text: str) -> str:
     """ASCII lower case, same length (``str.lower`` may change the length of
@@ -553,6 +559,25 @@ class Redactor:
         spans: list[_Span] = []
         if with_known:
             self.known.spans(text, spans)
+        if not text.isascii() and _INVISIBLE.search(text) is not None:
+            # Invisible characters inside a key or value ("pass\u200bword=S"):
+            # the rules read the text without them, the spans map back.
+            positions = [i for i, c in enumerate(text) if unicodedata.category(c) != "Cf"]
+            visible = "".join(text[i] for i in positions)
+            positions.append(len(text))
+            found: list[_Span] = []
+            self._rule_spans(visible, found)
+            spans.extend((positions[s], strength, positions[e]) for s, strength, e in found)
+        else:
+            self._rule_spans(text, spans)
+        for extra in self.extra_patterns:
+            for match in extra.finditer(text):
+                if match.end() > match.start():
+                    spans.append((match.start(), -_FIXED, match.end()))
+        return _replace(text, spans) if spans else text
+
+    def _rule_spans(self, text: str, spans: list[_Span]) -> None:
+        """Add the spans the text rules find in ``text``."""
         lower = _lower(text)
         present = tuple(pattern for literal, pattern in self._keywords if literal in lower)
         if present:
@@ -562,11 +587,6 @@ class Redactor:
             subject = lower if on_lower else text
             if literal in subject:
                 _spans_of(pattern, subject, _FIXED, spans)
-        for extra in self.extra_patterns:
-            for match in extra.finditer(text):
-                if match.end() > match.start():
-                    spans.append((match.start(), -_FIXED, match.end()))
-        return _replace(text, spans) if spans else text
 
     def _keyword_rules(self, present: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], int], ...]:
         rules = self._rules_for.get(present)
