@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 from ..core import operation as operations
-from ..core.operation import StepContext
+from ..core.operation import OperationContext, StepContext
 from ..integrations.http import urlopen
 from ..vocabulary import STATUS_COMPLETED, STATUS_FAILED
 
@@ -56,10 +56,11 @@ class CloudStackTimeout(TimeoutError):
     """The demo's recovered error (a TimeoutError: retryable)."""
 
 
-def _create_vm(step: StepContext, vm_name: str) -> str:
-    """The seed's retry loop as ``retry``: attempts are sub-steps of the step;
-    the first one times out (retryable), the second succeeds."""
-    for attempt in step.retry("vm-creation", max_attempts=3, delay=0.01):
+def _create_vm(op: OperationContext, vm_name: str) -> str:
+    """The seed's retry loop as ``op.retry`` while the vm-creation step is
+    current: the attempts are sub-steps of that step; the first one times out
+    (retryable), the second succeeds."""
+    for attempt in op.retry("vm-creation", max_attempts=3, delay=0.01):
         with attempt:
             if attempt.number == 1:
                 raise CloudStackTimeout("CloudStack API did not answer within 30s")
@@ -143,7 +144,7 @@ def run_failover(
                 {"drivers_installed": ["viostor", "netkvm"], "device_path": "/dev/vdc"},
             )
         elif name == "vm-creation":
-            destination = _create_vm(step, vm_name)
+            destination = _create_vm(op, vm_name)
             step.success("Test VM created", {"destination_vm_id": destination})
         elif name == "volume-attachment":
             volume = {"volume_id": "babe9a3f-2746-4bfa-86cb-36830e0cd399", "vm_id": vm_id}
