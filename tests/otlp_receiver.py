@@ -57,7 +57,12 @@ class Received:
 class OtlpReceiver:
     """An in-process collector stand-in on 127.0.0.1."""
 
-    def __init__(self, port: Optional[int] = None, max_lifetime: float = 120.0) -> None:
+    def __init__(
+        self, port: Optional[int] = None, max_lifetime: float = 120.0, logs: bool = True
+    ) -> None:
+        #: ``logs=False``: a traces-only backend (HTTP 405, gRPC UNIMPLEMENTED for logs).
+        self.accepts_logs = logs
+        self.log_attempts = 0
         self.received = Received()
         self._lock = threading.Condition()
         self.grpc_port = 0
@@ -95,7 +100,8 @@ class OtlpReceiver:
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
+        if self.accepts_logs:  # else the service is absent: UNIMPLEMENTED
+            logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
         self.grpc_port = server.add_insecure_port(f"127.0.0.1:{self._wanted_port or 0}")
         server.start()
         self._grpc_server = server
@@ -117,6 +123,10 @@ class OtlpReceiver:
                     request: Any = trace_service_pb2.ExportTraceServiceRequest()
                     response: Any = trace_service_pb2.ExportTraceServiceResponse()
                     signal = "traces"
+                elif self.path == "/v1/logs" and not receiver.accepts_logs:
+                    receiver.log_attempts += 1
+                    self.send_error(405)
+                    return
                 elif self.path == "/v1/logs":
                     request = logs_service_pb2.ExportLogsServiceRequest()
                     response = logs_service_pb2.ExportLogsServiceResponse()

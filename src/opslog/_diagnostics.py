@@ -39,6 +39,7 @@ VALUE_REPLACED = "value_replaced"
 STATUS_REPLACED = "status_replaced"
 JSON_LINES_LOSS = "json_lines_loss"
 SDK_FALLBACK = "sdk_fallback"
+EXPORT_UNSUPPORTED = "export_unsupported"
 
 _LOUD_REPORTS = 5  # per kind, then DEBUG
 
@@ -76,7 +77,9 @@ def diagnostics() -> dict[str, int]:
     read, replaced by a placeholder in its event), ``status_replaced`` (an end
     status that could not be read) and ``json_lines_loss`` (events the JSON
     lines file could not take, e.g. a full disk) and ``sdk_fallback`` (a private
-    OpenTelemetry name opslog uses did not work; the public API is used).
+    OpenTelemetry name opslog uses did not work; the public API is used) and
+    ``export_unsupported`` (the endpoint does not take a signal at all: said
+    once, with the fix; that signal is no longer sent).
     """
     with _lock:
         return dict(_counts)

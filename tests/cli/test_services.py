@@ -42,6 +42,9 @@ def test_two_service_demo_is_one_trace(protocol: str) -> None:
     spans = receiver.spans()
     by_id = {span.span_id: (resource["service.name"], span) for resource, span in spans}
     assert {span.trace_id.hex() for _, span in spans} == {cid}  # one trace
+    # The closing line counts both services' spans.
+    exported = next(line for line in result.stdout.splitlines() if line.startswith("exported to"))
+    assert f"(both services): {len(spans)} spans, 0 not delivered" in exported
     roots = [s for _, s in by_id.values() if not s.parent_span_id]
     assert [s.name for s in roots] == ["enhanced-test-failover"]
     for _, span in by_id.values():  # no orphan

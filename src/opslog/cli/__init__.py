@@ -74,17 +74,31 @@ def _demo(args: argparse.Namespace) -> int:
     delivered = setup.shutdown(timeout=args.shutdown_timeout)
     print(f"\ncorrelation id (trace id): {correlation_id}")
     if config is not None and config.exports:
-        stats = setup.export_stats()
-        spans = stats.get("spans", {})
+        spans = dict(setup.export_stats().get("spans", {}))
+        if daemon is not None:  # the other service's spans belong to the same trace
+            for key, value in daemon.stats.get("spans", {}).items():
+                spans[key] = spans.get(key, 0) + value
+        target = config.traces or config.logs
+        assert target is not None
+        services = " (both services)" if daemon is not None else ""
         print(
-            f"exported to {config.traces.endpoint if config.traces else config.logs.endpoint}: "  # type: ignore[union-attr]
-            f"{spans.get('exported', 0)} spans, {spans.get('dropped', 0) + spans.get('failed', 0)} "
-            f"not delivered{'' if delivered else ' (shutdown deadline reached)'}"
+            f"exported to {target.endpoint}{services}: {spans.get('exported', 0)} spans, "
+            f"{spans.get('dropped', 0) + spans.get('failed', 0)} not delivered"
+            f"{'' if delivered else ' (shutdown deadline reached)'}"
         )
-        print(f"look it up in Jaeger: {JAEGER_UI}/trace/{correlation_id}")
+        if _is_local(target.endpoint):  # docker compose maps Jaeger's UI there
+            print(f"look it up in Jaeger: {JAEGER_UI}/trace/{correlation_id}")
+        else:
+            print(f"look it up in your tracing backend by trace id {correlation_id}")
     if json_path:
         print(f"JSON log: {json_path}")
     return status
+
+
+def _is_local(url: str) -> bool:
+    """Whether ``url`` is on this machine (where ``docker compose`` runs Jaeger)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
 
 
 def _start_daemon(args: argparse.Namespace, json_path: Optional[str]) -> Any:

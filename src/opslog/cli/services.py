@@ -86,7 +86,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 def run_volume_daemon(port: int = 0, max_lifetime: float = 120.0) -> None:
     """Serve the volume daemon on 127.0.0.1 until SIGTERM/SIGINT or ``max_lifetime``."""
-    from ..export.setup import configure, shutdown
+    from ..export.setup import configure, export_stats, shutdown
 
     configure(console=False)  # export from the OTEL_* variables, no terminal noise
     server = make_server(
@@ -107,6 +107,8 @@ def run_volume_daemon(port: int = 0, max_lifetime: float = 120.0) -> None:
         server.handle_request()
     server.server_close()
     shutdown(timeout=5.0)
+    # For the parent: what this service exported (the demo counts both).
+    print("export_stats " + json.dumps(export_stats()), flush=True)
 
 
 class VolumeDaemonProcess:
@@ -120,6 +122,8 @@ class VolumeDaemonProcess:
             text=True,
             env=env,
         )
+        #: What the daemon exported, once it has stopped (``export_stats()``'s form).
+        self.stats: dict[str, dict[str, int]] = {}
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.startswith("listening on "):
             self.stop()
@@ -141,6 +145,12 @@ class VolumeDaemonProcess:
                 self.process.kill()
                 self.process.wait(5)
         if self.process.stdout:
+            for line in self.process.stdout.read().splitlines():
+                if line.startswith("export_stats "):
+                    try:
+                        self.stats = json.loads(line.split(" ", 1)[1])
+                    except ValueError:
+                        pass
             self.process.stdout.close()
         return self.process.returncode
 

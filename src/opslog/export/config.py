@@ -34,6 +34,13 @@ _SIGNAL_PATHS = {"traces": "v1/traces", "logs": "v1/logs"}
 _ENV = "OTEL_EXPORTER_OTLP_"
 
 
+EXPORTERS = ("otlp", "console", "none")
+#: The batch processor variables of each signal (``OTEL_BSP_*``, ``OTEL_BLRP_*``).
+_BATCH_ENV = {"traces": "OTEL_BSP_", "logs": "OTEL_BLRP_"}
+_EXPORTER_ENV = {"traces": "OTEL_TRACES_EXPORTER", "logs": "OTEL_LOGS_EXPORTER"}
+_DEFAULT_ENDPOINTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+
+
 @dataclass(frozen=True)
 class SignalConfig:
     """Where and how one signal (traces or logs) is exported."""
@@ -43,6 +50,14 @@ class SignalConfig:
     headers: tuple[tuple[str, str], ...]
     compression: str
     timeout: float
+    #: ``"otlp"``, or ``"console"`` (the SDK's console exporter; no endpoint).
+    exporter: str = "otlp"
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    #: TLS: gRPC without transport security; CA bundle; client key and certificate.
+    insecure: Optional[bool] = None
+    certificate: Optional[str] = None
+    client_key: Optional[str] = None
+    client_certificate: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -178,13 +193,19 @@ def _signal_config(
     kwargs: Mapping[str, Any],
     environ: Mapping[str, str],
 ) -> Optional[SignalConfig]:
+    exporter, xwhere = _exporter_choice(signal, kwargs, environ)
+    if exporter == "none":
+        return None
     endpoint, where = _pick(
         kwargs.get("endpoint"), kwargs.get(f"{signal}_endpoint"), signal, "ENDPOINT", environ
     )
-    if endpoint is None:
-        return None
-    endpoint = _check_endpoint(endpoint, where)
-    general_endpoint = where in ("endpoint", f"{_ENV}ENDPOINT")
+    if exporter is None:  # not chosen: OTLP when an endpoint is configured
+        if endpoint is None:
+            return None
+        exporter = "otlp"
+    batch = _batch_settings(signal, kwargs, environ)
+    if exporter == "console":
+        return SignalConfig("", "console", (), "none", 10.0, exporter="console", batch=batch)
     protocol, pwhere = _pick(kwargs.get("protocol"), None, signal, "PROTOCOL", environ)
     protocol = (protocol or "http/protobuf").strip().lower()
     if protocol not in PROTOCOLS:
@@ -194,6 +215,10 @@ def _signal_config(
         raise ValueError(
             f"{pwhere}: unknown OTLP protocol {protocol!r}{extra}; use 'grpc' or 'http/protobuf'"
         )
+    if endpoint is None:  # OTLP asked for by name, no endpoint: the specification's default
+        endpoint, where = _DEFAULT_ENDPOINTS[protocol], f"{xwhere} (default endpoint)"
+    endpoint = _check_endpoint(endpoint, where)
+    general_endpoint = where in ("endpoint", f"{_ENV}ENDPOINT") or where.endswith("endpoint)")
     if protocol == "http/protobuf" and general_endpoint:
         endpoint = endpoint.rstrip("/") + "/" + _SIGNAL_PATHS[signal]
     headers_value, hwhere = _pick(kwargs.get("headers"), None, signal, "HEADERS", environ)
@@ -202,14 +227,136 @@ def _signal_config(
     if compression not in COMPRESSIONS:
         raise ValueError(f"{cwhere}: unknown compression {compression!r}; use 'gzip' or 'none'")
     timeout_value, twhere = _pick(kwargs.get("timeout"), None, signal, "TIMEOUT", environ)
-    timeout = _parse_timeout(timeout_value, twhere, from_env=twhere.startswith(_ENV))
+    if timeout_value is None:  # the batch processor's export timeout, when it is set
+        timeout_value, twhere = _batch_env(signal, "EXPORT_TIMEOUT", environ)
+    timeout = _parse_timeout(timeout_value, twhere, from_env=twhere.startswith("OTEL_"))
+    insecure_value, iwhere = _pick(kwargs.get("insecure"), None, signal, "INSECURE", environ)
     return SignalConfig(
         endpoint=endpoint,
         protocol=protocol,
         headers=_parse_headers(headers_value, hwhere),
         compression=compression,
         timeout=timeout,
+        exporter="otlp",
+        batch=batch,
+        insecure=_parse_bool(insecure_value, iwhere),
+        certificate=_tls_file(kwargs, "certificate_file", signal, "CERTIFICATE", environ),
+        client_key=_tls_file(kwargs, "client_key_file", signal, "CLIENT_KEY", environ),
+        client_certificate=_tls_file(
+            kwargs, "client_certificate_file", signal, "CLIENT_CERTIFICATE", environ
+        ),
     )
+
+
+def _exporter_choice(
+    signal: str, kwargs: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[Optional[str], str]:
+    """``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER`` (or the keyword): one of
+    ``otlp``, ``console``, ``none``, or ``None`` when not chosen."""
+    keyword = f"{signal}_exporter"
+    value, where = kwargs.get(keyword), keyword
+    if value is None:
+        where = _EXPORTER_ENV[signal]
+        value = _env(where, environ)
+    if value is None:
+        return None, where
+    names = [n.strip().lower() for n in str(value).split(",") if n.strip()]
+    unknown = [n for n in names if n not in EXPORTERS]
+    if unknown or not names:
+        raise ValueError(
+            f"{where}: unknown exporter {','.join(unknown) or value!r}; use otlp, console or none"
+        )
+    if len(set(names) - {"none"}) > 1:
+        raise ValueError(
+            f"{where}: opslog exports each signal one way; choose one of {', '.join(names)}"
+        )
+    chosen = [n for n in names if n != "none"]
+    return (chosen[0] if chosen else "none"), where
+
+
+def _batch_env(signal: str, suffix: str, environ: Mapping[str, str]) -> tuple[Optional[str], str]:
+    name = _BATCH_ENV[signal] + suffix
+    return _env(name, environ), name
+
+
+def _batch_settings(
+    signal: str, kwargs: Mapping[str, Any], environ: Mapping[str, str]
+) -> BatchSettings:
+    """Keywords (both signals) win over ``OTEL_BSP_*`` / ``OTEL_BLRP_*``; delays in ms there."""
+    defaults = BatchSettings()
+    queue = _count(kwargs, "max_queue_size", signal, "MAX_QUEUE_SIZE", environ)
+    batch = _count(kwargs, "max_export_batch_size", signal, "MAX_EXPORT_BATCH_SIZE", environ)
+    delay: Optional[float] = None
+    if kwargs.get("schedule_delay") is not None:
+        delay = _seconds(kwargs["schedule_delay"], "schedule_delay", 1.0)
+    else:
+        value, where = _batch_env(signal, "SCHEDULE_DELAY", environ)
+        if value is not None:
+            delay = _seconds(value, where, 1000.0)
+    max_queue = queue or defaults.max_queue_size
+    return BatchSettings(
+        max_queue_size=max_queue,
+        # A batch never larger than the queue (what the SDK does too).
+        max_batch_size=min(batch or defaults.max_batch_size, max_queue),
+        schedule_delay=defaults.schedule_delay if delay is None else delay,
+    )
+
+
+def _count(
+    kwargs: Mapping[str, Any], keyword: str, signal: str, suffix: str, environ: Mapping[str, str]
+) -> Optional[int]:
+    if kwargs.get(keyword) is not None:
+        return _positive_int(kwargs, keyword, 1)
+    value, where = _batch_env(signal, suffix, environ)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{where}: not a whole number; write a count such as 2048") from None
+    if number < 1:
+        raise ValueError(f"{where}: must be at least 1")
+    return number
+
+
+def _seconds(value: Any, where: str, unit: float) -> float:
+    try:
+        number = float(value) / unit
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: not a number") from None
+    if not number > 0 or number != number:
+        what = "milliseconds" if unit != 1.0 else "seconds"
+        raise ValueError(f"{where}: must be a positive number of {what}")
+    return number
+
+
+def _parse_bool(value: Any, where: str) -> Optional[bool]:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{where}: write true or false")
+
+
+def _tls_file(
+    kwargs: Mapping[str, Any], keyword: str, signal: str, suffix: str, environ: Mapping[str, str]
+) -> Optional[str]:
+    value, where = _pick(kwargs.get(keyword), None, signal, suffix, environ)
+    if value is None:
+        return None
+    path = str(os.fspath(value))
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ValueError(f"{where}: no readable file at {path!r}; give the path of a PEM file")
+    return path
+
+
+def sdk_disabled(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """``OTEL_SDK_DISABLED=true``: opslog installs no provider and exports nothing."""
+    value = _env("OTEL_SDK_DISABLED", os.environ if environ is None else environ)
+    return value is not None and value.lower() == "true"
 
 
 def resolve_export_config(
@@ -221,8 +368,9 @@ def resolve_export_config(
         ValueError: with the variable or keyword to fix, and how.
     """
     environ = os.environ if environ is None else environ
-    traces = _signal_config("traces", kwargs, environ)
-    logs = _signal_config("logs", kwargs, environ)
+    disabled = sdk_disabled(environ)
+    traces = None if disabled else _signal_config("traces", kwargs, environ)
+    logs = None if disabled else _signal_config("logs", kwargs, environ)
     sampler = kwargs.get("sampler")
     sampler_where = "sampler"
     if sampler is None:
@@ -264,13 +412,7 @@ def resolve_export_config(
     attributes = kwargs.get("resource_attributes") or {}
     if not isinstance(attributes, Mapping):
         raise ValueError("resource_attributes must be a mapping of attribute name to value")
-    batch = BatchSettings(
-        max_queue_size=_positive_int(kwargs, "max_queue_size", 2048),
-        max_batch_size=_positive_int(kwargs, "max_export_batch_size", 512),
-        schedule_delay=float(kwargs.get("schedule_delay") or 1.0),
-    )
-    if not batch.schedule_delay > 0:
-        raise ValueError("schedule_delay must be a positive number of seconds")
+    batch = _batch_settings("traces", kwargs, environ)
     return ExportConfig(
         service_name=service_name,
         resource_attributes=tuple(sorted((str(k), v) for k, v in attributes.items())),

@@ -49,6 +49,7 @@ import logging
 import sys
 import threading
 import time
+import urllib.parse
 from typing import Any, Callable, Optional
 
 from opentelemetry import _logs, trace
@@ -59,6 +60,7 @@ from .. import _diagnostics
 from ..channels.console import console_handler
 from ..channels.jsonlines import JSON_LINES_STATS, JsonLinesFileHandler
 from ..channels.stdlib import LOGGER_NAME
+from ..fields.urls import shown_url
 from ..otel.internals import is_placeholder_logger_provider
 from .config import ExportConfig, SignalConfig, resolve_export_config
 from .processor import ExportStats, LogProcessor, SpanBatchProcessor
@@ -93,18 +95,36 @@ _EXPORTERS = {
 
 
 def _exporter(signal_name: str, signal: SignalConfig) -> Any:
-    """The OTLP exporter for one signal; the gRPC modules are imported only here."""
+    """The exporter for one signal; the gRPC modules are imported only here."""
     import importlib
 
+    if signal.exporter == "console":
+        if signal_name == "traces":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            return ConsoleSpanExporter()
+        from opentelemetry.sdk._logs.export import ConsoleLogExporter
+
+        return ConsoleLogExporter()
     module, name = _EXPORTERS[(signal_name, signal.protocol)]
     exporter_class = getattr(importlib.import_module(module), name)
     gzip = signal.compression == "gzip"
     if signal.protocol == "grpc":
         import grpc
 
+        # A scheme of https takes precedence over OTEL_EXPORTER_OTLP_INSECURE.
+        insecure = signal.endpoint.startswith("http://") and signal.insecure is not False
+        credentials = None
+        if not insecure and (signal.certificate or signal.client_key):
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read(signal.certificate),
+                private_key=_read(signal.client_key),
+                certificate_chain=_read(signal.client_certificate),
+            )
         return exporter_class(
             endpoint=signal.endpoint,
-            insecure=signal.endpoint.startswith("http://"),
+            insecure=insecure,
+            credentials=credentials,
             headers=dict(signal.headers),
             timeout=signal.timeout,
             compression=grpc.Compression.Gzip if gzip else None,
@@ -112,12 +132,110 @@ def _exporter(signal_name: str, signal: SignalConfig) -> Any:
         )
     from opentelemetry.exporter.otlp.proto.http import Compression
 
+    tls: dict[str, Any] = {}
+    if signal.certificate:
+        tls["certificate_file"] = signal.certificate
+    if signal.client_key:
+        tls["client_key_file"] = signal.client_key
+    if signal.client_certificate:
+        tls["client_certificate_file"] = signal.client_certificate
     return exporter_class(
         endpoint=signal.endpoint,
         headers=dict(signal.headers),
         timeout=signal.timeout,
         compression=Compression.Gzip if gzip else Compression.NoCompression,
+        **tls,
     )
+
+
+_FIX = {
+    "traces": ("OTEL_TRACES_EXPORTER", "traces_exporter", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    "logs": ("OTEL_LOGS_EXPORTER", "logs_exporter", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+}
+
+
+def _prober(signal_name: str, signal: SignalConfig) -> Optional[Callable[[], Optional[str]]]:
+    """A check that ``signal``'s endpoint takes this signal at all; run once,
+    after the first failed export (see :class:`~.processor.BoundedBatchProcessor`)."""
+    if signal.exporter != "otlp":
+        return None
+
+    def probe() -> Optional[str]:
+        detail = _refusal(signal_name, signal)
+        if detail is None:
+            return None
+        variable, keyword, endpoint_variable = _FIX[signal_name]
+        what = "traces" if signal_name == "traces" else "log records"
+        return (
+            f"{shown_url(signal.endpoint).text} does not accept OTLP {what} ({detail}); "
+            f"opslog stops sending them. If this backend takes "
+            f"{'logs' if signal_name == 'traces' else 'traces'} only, set {variable}=none "
+            f"(or configure({keyword}='none')); otherwise point {endpoint_variable} at an "
+            "OpenTelemetry Collector"
+        )
+
+    return probe
+
+
+def _refusal(signal_name: str, signal: SignalConfig) -> Optional[str]:
+    """``"HTTP 405"`` / ``"gRPC UNIMPLEMENTED"`` when the endpoint has no such
+    service, else ``None`` (it may be down, slow or busy: those pass)."""
+    timeout = min(signal.timeout, 5.0)
+    if signal.protocol == "grpc":
+        import grpc
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+        from opentelemetry.proto.collector.trace.v1 import (
+            trace_service_pb2,
+            trace_service_pb2_grpc,
+        )
+
+        parts = urllib.parse.urlsplit(signal.endpoint)
+        target = f"{parts.hostname}:{parts.port or 4317}"
+        if parts.scheme == "http":
+            channel = grpc.insecure_channel(target)
+        else:
+            credentials = grpc.ssl_channel_credentials(_read(signal.certificate))
+            channel = grpc.secure_channel(target, credentials)
+        try:
+            if signal_name == "logs":
+                logs_service_pb2_grpc.LogsServiceStub(channel).Export(  # type: ignore[no-untyped-call]
+                    logs_service_pb2.ExportLogsServiceRequest(), timeout=timeout
+                )
+            else:
+                trace_service_pb2_grpc.TraceServiceStub(channel).Export(  # type: ignore[no-untyped-call]
+                    trace_service_pb2.ExportTraceServiceRequest(), timeout=timeout
+                )
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return "gRPC UNIMPLEMENTED"
+        finally:
+            channel.close()
+        return None
+    import ssl
+    import urllib.request as urllib_request
+    from urllib.error import HTTPError
+
+    request = urllib_request.Request(
+        signal.endpoint,
+        data=b"",  # an empty export request: valid protobuf
+        headers={**dict(signal.headers), "Content-Type": "application/x-protobuf"},
+        method="POST",
+    )
+    context = ssl.create_default_context(cafile=signal.certificate) if signal.certificate else None
+    try:
+        with urllib_request.urlopen(request, timeout=timeout, context=context):
+            return None
+    except HTTPError as error:
+        return f"HTTP {error.code}" if error.code in (404, 405) else None
+    except Exception:
+        return None
+
+
+def _read(path: Optional[str]) -> Optional[bytes]:
+    if path is None:
+        return None
+    with open(path, "rb") as file:
+        return file.read()
 
 
 def _sampler(name: Optional[str], arg: Optional[float]) -> Any:
@@ -210,12 +328,16 @@ class Pipeline:
                 providers_ok = self._providers(config, notes)
                 if providers_ok:
                     self.span_switch.inner = (
-                        SpanBatchProcessor(_exporter("traces", config.traces), config.batch)
+                        SpanBatchProcessor(_exporter("traces", config.traces), config.traces.batch)
                         if config.traces is not None
                         else None
                     )
                     self.log_switch.inner = (
-                        LogProcessor(_exporter("logs", config.logs), config.batch)
+                        LogProcessor(
+                            _exporter("logs", config.logs),
+                            config.logs.batch,
+                            _prober("logs", config.logs),
+                        )
                         if config.logs is not None
                         else None
                     )

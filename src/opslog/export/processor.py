@@ -26,7 +26,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.sdk._logs import LogRecordProcessor
@@ -91,9 +91,17 @@ class BoundedBatchProcessor(Generic[T]):
         export: Callable[[Sequence[T]], bool],
         shutdown_exporter: Callable[[], None],
         settings: BatchSettings,
+        probe: Optional[Callable[[], Optional[str]]] = None,
     ) -> None:
         self.signal = signal
         self._export = export
+        #: Asked once, after the first failed export: a message when the
+        #: endpoint does not take this signal at all (HTTP 404/405, gRPC
+        #: UNIMPLEMENTED), else None.
+        self._probe = probe
+        self._probed = False
+        #: Set when the endpoint refuses the signal: nothing more is sent.
+        self.refused: Optional[str] = None
         self._shutdown_exporter = shutdown_exporter
         self.settings = settings
         self.stats = ExportStats()
@@ -119,7 +127,7 @@ class BoundedBatchProcessor(Generic[T]):
     # -- hot path -----------------------------------------------------------
     def add(self, item: T) -> None:
         """Queue ``item``; never blocks. The oldest item goes when the queue is full."""
-        if self._stopping:
+        if self._stopping or self.refused is not None:
             self._count_drop()
             return
         queue = self._queue
@@ -181,8 +189,30 @@ class BoundedBatchProcessor(Generic[T]):
                 self.stats.exported += len(batch)
             else:
                 self.stats.failed += len(batch)
+                if self._check_refused():
+                    with self._drop_lock:
+                        self.stats.dropped += len(queue)
+                    queue.clear()
+                    return
+
+    def _check_refused(self) -> bool:
+        """After the first failed export: does the endpoint take this signal at all?"""
+        if self._probed or self._probe is None:
+            return self.refused is not None
+        self._probed = True
+        try:
+            reason = self._probe()
+        except Exception:
+            reason = None
+        if reason is not None:
+            self.refused = reason
+            self._reported_losses = self.stats.dropped + self.stats.failed  # said once, here
+            _diagnostics.report(_diagnostics.EXPORT_UNSUPPORTED, reason)
+        return reason is not None
 
     def _report_losses(self) -> None:
+        if self.refused is not None:
+            return  # reported once, with the fix, when it was found
         losses = self.stats.dropped + self.stats.failed
         new = losses - self._reported_losses
         if new > 0:
@@ -250,10 +280,15 @@ class _ExporterBatch:
 
     signal = ""
 
-    def __init__(self, exporter: Any, settings: BatchSettings) -> None:
+    def __init__(
+        self,
+        exporter: Any,
+        settings: BatchSettings,
+        probe: Optional[Callable[[], Optional[str]]] = None,
+    ) -> None:
         self.exporter = exporter
         self.batch: BoundedBatchProcessor[Any] = BoundedBatchProcessor(
-            self.signal, self._export, exporter.shutdown, settings
+            self.signal, self._export, exporter.shutdown, settings, probe
         )
 
     def _export(self, items: Sequence[Any]) -> bool:

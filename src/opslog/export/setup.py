@@ -40,6 +40,12 @@ _EXPORT_OPTIONS = (
     "max_queue_size",
     "max_export_batch_size",
     "schedule_delay",
+    "traces_exporter",
+    "logs_exporter",
+    "insecure",
+    "certificate_file",
+    "client_key_file",
+    "client_certificate_file",
 )
 
 
@@ -62,6 +68,12 @@ def configure(
     max_queue_size: Optional[int] = None,
     max_export_batch_size: Optional[int] = None,
     schedule_delay: Optional[float] = None,
+    traces_exporter: Optional[str] = None,
+    logs_exporter: Optional[str] = None,
+    insecure: Optional[bool] = None,
+    certificate_file: Optional[str] = None,
+    client_key_file: Optional[str] = None,
+    client_certificate_file: Optional[str] = None,
     **event_options: Any,
 ) -> Settings:
     """Set up opslog. See the README's "Configuration" section.
@@ -85,8 +97,18 @@ def configure(
         json_path: also write events as JSON lines to this file.
         add_to_existing: add opslog's export to providers the application
             installed itself (default: leave them alone).
-        max_queue_size, max_export_batch_size, schedule_delay: batching
-            (defaults 2048, 512, 1.0 s).
+        max_queue_size, max_export_batch_size, schedule_delay: batching, for
+            both signals (else ``OTEL_BSP_*`` for spans and ``OTEL_BLRP_*`` for
+            log records, delays in milliseconds; defaults 2048, 512, 1 s).
+        traces_exporter, logs_exporter: ``"otlp"``, ``"console"`` or
+            ``"none"`` (else ``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``;
+            default: OTLP when an endpoint is set). ``"none"`` for logs is
+            the setting for a backend that takes traces only.
+        insecure, certificate_file, client_key_file, client_certificate_file:
+            TLS (else ``OTEL_EXPORTER_OTLP_[TRACES_|LOGS_]INSECURE``,
+            ``..._CERTIFICATE``, ``..._CLIENT_KEY``, ``..._CLIENT_CERTIFICATE``).
+
+    ``OTEL_SDK_DISABLED=true`` turns the export off: no provider is installed.
         **event_options: the options of the event path: ``level``,
             ``span_events``, ``log_records``, ``stdlib_logging``,
             ``redact_keys``, ``allow_keys``, ``redact_patterns``,
@@ -123,12 +145,25 @@ def configure(
             ("max_queue_size", max_queue_size),
             ("max_export_batch_size", max_export_batch_size),
             ("schedule_delay", schedule_delay),
+            ("traces_exporter", traces_exporter),
+            ("logs_exporter", logs_exporter),
+            ("insecure", insecure),
+            ("certificate_file", certificate_file),
+            ("client_key_file", client_key_file),
+            ("client_certificate_file", client_certificate_file),
         )
         if value is not None
     }
     unknown = set(event_options) - set(_config.configure.__kwdefaults__ or ())
     if unknown:
         raise TypeError(f"configure() got unknown option(s): {', '.join(sorted(unknown))}")
+    if "console" not in given and (
+        event_options.get("tracer_provider") is not None
+        or event_options.get("logger_provider") is not None
+    ):
+        # The application brings its own providers: it decides where output
+        # goes; per-event console lines would be noise (and cost).
+        given["console"] = False
     export_config = None
     if given or PIPELINE.config is None:
         export_config = resolve_export_config(given)  # validate before changing anything
