@@ -27,11 +27,15 @@ def test_every_pipeline_component_is_defined(collector: dict[str, Any]) -> None:
     for extension in service["extensions"]:
         assert extension in collector["extensions"]
     assert "health_check" in service["extensions"]
+    connectors = collector.get("connectors", {})
     for name, pipeline in service["pipelines"].items():
         for kind in ("receivers", "processors", "exporters"):
+            if kind == "processors" and name.startswith("metrics/"):
+                continue  # the span metrics go straight to Prometheus
             assert pipeline[kind], (name, kind)
             for component in pipeline[kind]:
-                assert component in collector[kind], (name, kind, component)
+                # A connector is an exporter of one pipeline and a receiver of another.
+                assert component in collector[kind] or component in connectors, (name, component)
 
 
 def test_receivers_listen_on_all_interfaces(collector: dict[str, Any]) -> None:
@@ -44,6 +48,8 @@ def test_receivers_listen_on_all_interfaces(collector: dict[str, Any]) -> None:
 
 def test_memory_limiter_first_then_batch(collector: dict[str, Any]) -> None:
     for pipeline in collector["service"]["pipelines"].values():
+        if pipeline["receivers"] == ["spanmetrics"]:
+            continue  # derived from spans already limited and batched
         processors = pipeline["processors"]
         assert processors[0] == "memory_limiter"
         assert processors[-1] == "batch"
@@ -65,10 +71,10 @@ def test_traces_go_to_jaeger_over_otlp_and_logs_to_debug(
 
 def test_images_are_pinned_and_jaeger_is_v2(compose: dict[str, Any]) -> None:
     images = {name: s["image"] for name, s in compose["services"].items() if "image" in s}
-    assert set(images) == {"jaeger", "otel-collector"}
+    assert set(images) == {"jaeger", "otel-collector", "prometheus"}
     for image in images.values():
         tag = image.partition(":")[2]
-        assert re.fullmatch(r"\d+\.\d+\.\d+", tag), image  # a pinned version, never latest
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), image  # a pinned version, never latest
     assert images["otel-collector"].startswith("otel/opentelemetry-collector-contrib:")
     assert images["jaeger"].split(":")[1].startswith("2.")
 
@@ -104,3 +110,35 @@ def test_demo_service_exports_to_the_collector(compose: dict[str, Any]) -> None:
     assert demo["command"][:2] == ["opslog", "demo"]
     dockerfile = (ROOT / demo["build"] / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "COPY src" in dockerfile
+
+
+def test_span_metrics_feed_prometheus_and_jaegers_monitor_tab(
+    collector: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    spanmetrics = collector["connectors"]["spanmetrics"]
+    dimensions = {d["name"] for d in spanmetrics["dimensions"]}
+    assert {"operation", "opslog.status"} <= dimensions  # per operation, per end status
+    pipelines = collector["service"]["pipelines"]
+    assert "spanmetrics" in pipelines["traces"]["exporters"]
+    assert pipelines["metrics/spanmetrics"]["receivers"] == ["spanmetrics"]
+    assert pipelines["metrics/spanmetrics"]["exporters"] == ["prometheus"]
+    metrics_port = collector["exporters"]["prometheus"]["endpoint"].rpartition(":")[2]
+
+    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    targets = [
+        t for job in scrape["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
+    ]
+    assert f"otel-collector:{metrics_port}" in targets
+
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    assert "9090:9090" in prometheus["ports"]
+    source, target = prometheus["volumes"][0].split(":")[:2]
+    assert (ROOT / source).resolve() == ROOT / "prometheus.yml"
+    assert f"--config.file={target}" in prometheus["command"]
+    flags = services["jaeger"]["command"]
+    backend = next(f for f in flags if "prometheus.endpoint=" in f)
+    assert backend.endswith("=http://prometheus:9090")
+    name = backend.split("metric_backends.")[1].split(".")[0]
+    assert f"--set=extensions.jaeger_query.storage.metrics={name}" in flags
+    assert "prometheus" in services["jaeger"]["depends_on"]

@@ -33,7 +33,7 @@ def test_two_service_demo_is_one_trace(protocol: str) -> None:
         )
         assert receiver.wait_until(
             lambda: (
-                len([s for r, s in receiver.spans() if r["service.name"] == "volume-daemon"]) == 2
+                len([s for r, s in receiver.spans() if r["service.name"] == "volume-daemon"]) == 4
             )
         )
     finally:
@@ -50,12 +50,17 @@ def test_two_service_demo_is_one_trace(protocol: str) -> None:
     for _, span in by_id.values():  # no orphan
         assert not span.parent_span_id or span.parent_span_id in by_id, span.name
 
-    daemon_ops = [s for service, s in by_id.values() if service == "volume-daemon"]
+    daemon = [s for service, s in by_id.values() if service == "volume-daemon"]
+    daemon_ops = [s for s in daemon if s.kind != s.SPAN_KIND_SERVER]
     assert sorted(s.name for s in daemon_ops) == ["volume-attach", "volume-detach"]
     for op in daemon_ops:
-        parent_service, parent = by_id[op.parent_span_id]
+        # The daemon's middleware: one SERVER span per request, the operation under it...
+        server_service, server = by_id[op.parent_span_id]
+        assert server_service == "volume-daemon" and server.kind == server.SPAN_KIND_SERVER
+        # ...in turn under the engine's client-side span, under the engine's step.
+        parent_service, parent = by_id[server.parent_span_id]
         assert parent_service == "failover-engine"
-        assert parent.kind == parent.SPAN_KIND_CLIENT  # the engine's client-side span
+        assert parent.kind == parent.SPAN_KIND_CLIENT
         assert parent.name == "POST"
         _, step = by_id[parent.parent_span_id]
         assert step.name in ("volume-attachment", "cleanup")

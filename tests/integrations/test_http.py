@@ -151,10 +151,15 @@ def test_wsgi_middleware_continues_the_callers_trace(captured: Capture) -> None:
         "REQUEST_METHOD": "POST",
         "PATH_INFO": "/attach",
     }
-    body = b"".join(app(environ, lambda status, headers: None))
+    response = app(environ, lambda status, headers: None)
+    body = b"".join(response)
+    response.close()  # as a WSGI server does: it ends the request's span
     assert body == f"{TID} job-9".encode()
-    span = captured.span("volume-attach")
-    assert span.parent.span_id == int(PID, 16)
+    server = captured.span("POST")
+    assert server.kind.name == "SERVER" and server.parent.span_id == int(PID, 16)
+    assert server.attributes["http.response.status_code"] == 200
+    assert server.attributes["url.path"] == "/attach"
+    assert captured.span("volume-attach").parent.span_id == server.context.span_id
     assert opslog.current_correlation_id() is None  # nothing leaks past the request
 
 
@@ -183,8 +188,9 @@ def test_asgi_middleware_continues_the_callers_trace(captured: Capture) -> None:
 
     asyncio.run(app(scope, noop_receive, noop_send))
     assert seen == {"cid": TID, "job": "job-11"}
-    assert captured.span("volume-detach").parent.span_id == int(PID, 16)
-    asyncio.run(app({"type": "lifespan"}, noop_receive, noop_send))  # passed through
+    server = captured.span("GET")
+    assert server.kind.name == "SERVER" and server.parent.span_id == int(PID, 16)
+    assert captured.span("volume-detach").parent.span_id == server.context.span_id
 
 
 def test_requests_instrumentation_recipe(captured: Capture, echo: EchoServer) -> None:

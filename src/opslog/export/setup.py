@@ -74,6 +74,7 @@ def configure(
     certificate_file: Optional[str] = None,
     client_key_file: Optional[str] = None,
     client_certificate_file: Optional[str] = None,
+    flush_on_signals: Optional[bool] = None,
     **event_options: Any,
 ) -> Settings:
     """Set up opslog. See the README's "Configuration" section.
@@ -109,6 +110,16 @@ def configure(
             ``..._CERTIFICATE``, ``..._CLIENT_KEY``, ``..._CLIENT_CERTIFICATE``).
 
     ``OTEL_SDK_DISABLED=true`` turns the export off: no provider is installed.
+
+    Process end:
+
+    Args:
+        flush_on_signals: install ``SIGTERM``/``SIGINT`` handlers that end open
+            operations and flush within ``exit_timeout``, then hand the signal
+            to the handler that was there before (the default one ends the
+            process as usual). For servers that end by signal without running
+            exit handlers (uvicorn without ASGI lifespan, gunicorn workers).
+            Only from the main thread.
         **event_options: the options of the event path: ``level``,
             ``span_events``, ``log_records``, ``stdlib_logging``,
             ``redact_keys``, ``allow_keys``, ``redact_patterns``,
@@ -168,11 +179,52 @@ def configure(
     if given or PIPELINE.config is None:
         export_config = resolve_export_config(given)  # validate before changing anything
     settings = _config.configure(**event_options) if event_options else _config.get_settings()
+    if flush_on_signals:
+        _install_signal_flush()
     if export_config is not None:
         report_notes(PIPELINE.apply(export_config, settings.exit_timeout))
         _sync_logger_level(settings)
         lifecycle.set_exit_hook(shutdown)
     return settings
+
+
+_FLUSH_SIGNALS = ("SIGTERM", "SIGINT")
+_previous_handlers: dict[int, Any] = {}
+
+
+def _install_signal_flush() -> None:
+    """``SIGTERM``/``SIGINT``: flush, then what was there before (see ``configure``)."""
+    import os
+    import signal
+    import threading
+
+    from .. import _diagnostics
+
+    if threading.current_thread() is not threading.main_thread():
+        _diagnostics.report(
+            _diagnostics.CONFIGURATION,
+            "flush_on_signals needs configure() from the main thread; no handler installed",
+        )
+        return
+
+    def flush_then_chain(signum: int, frame: Any) -> None:
+        shutdown()
+        previous = _previous_handlers.get(signum, signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:  # the default action: end as the signal says
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    for name in _FLUSH_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        current = signal.getsignal(number)
+        if getattr(current, "__name__", "") == "flush_then_chain":
+            continue  # installed already (configure is idempotent)
+        _previous_handlers[number] = current
+        signal.signal(number, flush_then_chain)
 
 
 def _sync_logger_level(settings: Settings) -> None:

@@ -2,13 +2,31 @@
 
 Server side, with no framework dependency:
 
-* :class:`WSGIMiddleware` and :class:`ASGIMiddleware` extract the incoming
-  ``traceparent``/``tracestate``/``baggage`` and make that context current
-  for the request, so ``opslog.new_operation_logger()`` inside a handler
-  continues the caller's trace (as a child of the caller's client span) with
-  the caller's job id. They create no span of their own. For a WSGI app
-  that streams its response from a generator, the context is current while
-  the app is called, not while the body is iterated.
+* :class:`WSGIMiddleware` and :class:`ASGIMiddleware` make each request a
+  ``SERVER`` span (HTTP semantic conventions: ``http.request.method``,
+  ``url.scheme``, ``url.path``, ``server.address``/``port``,
+  ``client.address``, ``user_agent.original``,
+  ``http.response.status_code``; Error for 5xx and exceptions), a child of
+  the caller's span from the incoming ``traceparent`` (with its
+  ``tracestate`` and ``baggage``: the caller's job id), current while the
+  app runs. ``opslog.new_operation_logger()`` inside a handler continues
+  that trace, its operations children of the request's span.
+
+  **With OpenTelemetry's server instrumentation** (Flask, FastAPI, the
+  WSGI/ASGI middleware, ``opentelemetry-instrument``) they cooperate in
+  either order, so each request has exactly one ``SERVER`` span: inside the
+  instrumentation, a valid local span is current already, and the
+  middleware changes nothing (it never replaces a live context); outside
+  it, the middleware's span is the ``SERVER`` span and the instrumentation
+  records an ``INTERNAL`` span under it. Preferred setup: the
+  instrumentation outermost (it knows the route), opslog's middleware
+  inside it, or opslog's middleware alone where there is no
+  instrumentation.
+
+* :class:`ASGIMiddleware` also flushes opslog's export when the server shuts
+  the application down (ASGI ``lifespan.shutdown``), before the server exits:
+  uvicorn re-raises ``SIGTERM`` after its graceful shutdown, so exit-time
+  handlers never run there.
 
 Client side:
 
@@ -53,25 +71,126 @@ ASGIApp = Callable[
 ]
 
 
+def _live_local_span() -> bool:
+    """A valid span of this process is current: someone (server instrumentation)
+    already made the request's span; its context must not be replaced."""
+    span_context = trace.get_current_span().get_span_context()
+    return span_context.is_valid and not span_context.is_remote
+
+
+def _server_attributes(
+    method: str,
+    scheme: str,
+    path: str,
+    host: str,
+    port: Optional[int],
+    client: str,
+    user_agent: str,
+    protocol: str,
+) -> dict[str, Any]:
+    """HTTP semantic-convention attributes of a server span (no query string:
+    it may hold secrets; the path is redacted)."""
+    attributes: dict[str, Any] = {
+        "http.request.method": method,
+        "url.scheme": scheme,
+        "url.path": get_settings().coercer.text(path),
+    }
+    if host:
+        attributes["server.address"] = host
+    if port:
+        attributes["server.port"] = port
+    if client:
+        attributes["client.address"] = client
+    if user_agent:
+        attributes["user_agent.original"] = get_settings().coercer.text(user_agent)
+    if protocol:
+        attributes["network.protocol.version"] = protocol
+    return attributes
+
+
+def _finish_server_span(span: trace.Span, status: Optional[int], error: object = None) -> None:
+    if status is not None:
+        span.set_attribute("http.response.status_code", status)
+    if isinstance(error, BaseException):
+        span.set_attribute("error.type", qualified_type(error))
+        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    elif status is not None and status >= 500:
+        span.set_attribute("error.type", str(status))
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
+
+
 class WSGIMiddleware:
-    """Make the caller's trace context current for each WSGI request."""
+    """Each WSGI request as a ``SERVER`` span in the caller's trace (see the module docstring)."""
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        token = context.attach(extract(environ))
+        if _live_local_span():
+            return self.app(environ, start_response)  # instrumentation runs the request
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        port = environ.get("SERVER_PORT")
+        attributes = _server_attributes(
+            method,
+            str(environ.get("wsgi.url_scheme", "http")),
+            str(environ.get("PATH_INFO", "") or "/"),
+            str(environ.get("HTTP_HOST", "")).split(":")[0] or str(environ.get("SERVER_NAME", "")),
+            int(str(port)) if str(port or "").isdigit() else None,
+            str(environ.get("REMOTE_ADDR", "")),
+            str(environ.get("HTTP_USER_AGENT", "")),
+            str(environ.get("SERVER_PROTOCOL", "")).partition("/")[2],
+        )
+        parent = extract(environ, context.get_current())
+        span = start_span(method, parent, attributes=attributes, kind=SpanKind.SERVER)
+        status: list[int] = []
+
+        def recording_start_response(code: str, headers: Any, *args: Any) -> Any:
+            digits = code.split(" ", 1)[0]
+            if digits.isdigit():
+                status[:] = [int(digits)]
+            return start_response(code, headers, *args)
+
+        token = context.attach(trace.set_span_in_context(span, parent))
         try:
-            return self.app(environ, start_response)
+            body = self.app(environ, recording_start_response)
+        except BaseException as exc:
+            _finish_server_span(span, status[0] if status else None, exc)
+            raise
         finally:
             context.detach(token)
+        return _ClosingBody(body, lambda: _finish_server_span(span, status[0] if status else None))
+
+
+class _ClosingBody:
+    """A WSGI response body that ends the request's span when the server closes it."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._body = body
+        self._on_close: Optional[Callable[[], None]] = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if callable(close):
+                close()
+        finally:
+            finish, self._on_close = self._on_close, None
+            if finish is not None:
+                finish()
 
 
 class ASGIMiddleware:
-    """Make the caller's trace context current for each ASGI HTTP/WebSocket request."""
+    """Each ASGI HTTP/WebSocket request as a ``SERVER`` span in the caller's trace;
+    opslog's export flushed at ``lifespan.shutdown`` (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, flush_timeout: Optional[float] = None) -> None:
         self.app = app
+        #: Seconds the flush at lifespan shutdown may take (default: ``exit_timeout``).
+        self.flush_timeout = flush_timeout
 
     async def __call__(
         self,
@@ -79,14 +198,72 @@ class ASGIMiddleware:
         receive: Callable[[], Awaitable[Any]],
         send: Callable[[Any], Awaitable[None]],
     ) -> None:
-        if scope.get("type") not in ("http", "websocket"):
+        kind = scope.get("type")
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if kind not in ("http", "websocket") or _live_local_span():
             await self.app(scope, receive, send)
             return
-        token = context.attach(extract(scope.get("headers") or []))
+        headers = scope.get("headers") or []
+        method = str(scope.get("method", "GET")).upper() if kind == "http" else "GET"
+        server = scope.get("server") or ("", None)
+        client = scope.get("client") or ("",)
+        user_agent = next((_text(v) for k, v in headers if _text(k).lower() == "user-agent"), "")
+        attributes = _server_attributes(
+            method,
+            str(scope.get("scheme", "http")),
+            str(scope.get("path", "") or "/"),
+            str(server[0] or ""),
+            server[1] if isinstance(server[1], int) else None,
+            str(client[0] or ""),
+            user_agent,
+            str(scope.get("http_version", "")),
+        )
+        parent = extract(headers, context.get_current())
+        span = start_span(method, parent, attributes=attributes, kind=SpanKind.SERVER)
+        status: list[int] = []
+
+        async def recording_send(message: Any) -> None:
+            if message.get("type") == "http.response.start":
+                status[:] = [int(message.get("status", 0))]
+            await send(message)
+
+        token = context.attach(trace.set_span_in_context(span, parent))
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, recording_send)
+        except BaseException as exc:
+            _finish_server_span(span, status[0] if status else None, exc)
+            raise
+        else:
+            _finish_server_span(span, status[0] if status else None)
         finally:
             context.detach(token)
+
+    async def _lifespan(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        async def flushing_send(message: Any) -> None:
+            if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self._flush()
+            await send(message)
+
+        await self.app(scope, receive, flushing_send)
+
+    async def _flush(self) -> None:
+        import asyncio
+
+        from ..export.setup import shutdown
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, shutdown, self.flush_timeout)
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
 
 
 class ClientCall:
