@@ -65,30 +65,10 @@ _LAZY = {
     "shutdown": ".export.setup",
 }
 
-#: Names that shipped at the top level and moved: (module, name, where to look now).
+#: Names that shipped at the top level and moved: (module, name, where to look
+#: now). The event and status words of :mod:`opslog.vocabulary` that shipped
+#: here too are found there (see ``__getattr__``).
 _MOVED = {
-    **{
-        name: (".vocabulary", name, f"opslog.vocabulary.{name}")
-        for name in (
-            "CHILD_OPERATION_START",
-            "OPERATION_END",
-            "OPERATION_START",
-            "OPERATION_STEP",
-            "REQUIRED_FIELDS",
-            "STATUS_ABANDONED",
-            "STATUS_CANCELLED",
-            "STATUS_COMPLETED",
-            "STATUS_FAILED",
-            "STEP_DEBUG",
-            "STEP_DURATION",
-            "STEP_END",
-            "STEP_ERROR",
-            "STEP_INFO",
-            "STEP_START",
-            "STEP_SUCCESS",
-            "STEP_WARNING",
-        )
-    },
     "Attempt": (".core.retry", "Attempt", "the attempts of opslog.Retry"),
     "ClientCall": (".integrations.http", "ClientCall", "what opslog.http_client_span yields"),
     "ErrorClassifier": (".fields.errors", "ErrorClassifier", "opslog.fields.errors"),
@@ -117,6 +97,8 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     moved = _MOVED.get(name)
+    if moved is None and name in vocabulary.__all__:
+        moved = (".vocabulary", name, f"opslog.vocabulary.{name}")
     if moved is not None:
         module, attribute, instead = moved
         warnings.warn(

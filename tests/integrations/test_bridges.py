@@ -99,7 +99,8 @@ def test_install_is_idempotent(bridge: LoggingBridge) -> None:
 
 
 def test_structlog_processor_adds_the_required_fields(captured: Capture) -> None:
-    structlog = pytest.importorskip("structlog")
+    import structlog
+
     rendered: list[dict[str, object]] = []
 
     def keep(logger: object, method: str, event_dict: dict[str, object]) -> str:

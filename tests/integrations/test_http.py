@@ -195,7 +195,7 @@ def test_asgi_middleware_continues_the_callers_trace(captured: Capture) -> None:
 
 def test_requests_instrumentation_recipe(captured: Capture, echo: EchoServer) -> None:
     """The documented recipe: OpenTelemetry's own requests instrumentation."""
-    requests = pytest.importorskip("requests")
+    import requests
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
     provider = get_settings().tracer_provider

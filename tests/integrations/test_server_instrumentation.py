@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import fastapi
+import flask
 import pytest
 
 import opslog
@@ -59,10 +61,9 @@ def _provider() -> Any:
     return get_settings().tracer_provider
 
 
-# -- Flask -------------------------------------------------------------------------
-def _flask_app() -> Any:
-    flask = pytest.importorskip("flask")
-    app = flask.Flask("volume-daemon")
+def _app(framework: Any) -> Any:
+    """A Flask or FastAPI app with one route, POST /attach, doing opslog work."""
+    app = framework.Flask("volume-daemon") if framework is flask else framework.FastAPI()
 
     @app.post("/attach")
     def attach() -> str:
@@ -71,12 +72,13 @@ def _flask_app() -> Any:
     return app
 
 
+# -- Flask -------------------------------------------------------------------------
 @pytest.mark.parametrize("order", ["opslog inside", "opslog outside"])
 @pytest.mark.parametrize("with_traceparent", [True, False])
 def test_flask(captured: Capture, order: str, with_traceparent: bool) -> None:
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-    app = _flask_app()
+    app = _app(flask)
     if order == "opslog inside":
         app.wsgi_app = opslog.WSGIMiddleware(app.wsgi_app)  # type: ignore[method-assign]
         FlaskInstrumentor().instrument_app(app, tracer_provider=_provider())
@@ -95,24 +97,13 @@ def test_flask(captured: Capture, order: str, with_traceparent: bool) -> None:
 
 
 # -- FastAPI -----------------------------------------------------------------------
-def _fastapi_app() -> Any:
-    fastapi = pytest.importorskip("fastapi")
-    app = fastapi.FastAPI()
-
-    @app.post("/attach")
-    def attach() -> str:
-        return _handler_work()
-
-    return app
-
-
 @pytest.mark.parametrize("order", ["opslog inside", "opslog outside"])
 @pytest.mark.parametrize("with_traceparent", [True, False])
 def test_fastapi(captured: Capture, order: str, with_traceparent: bool) -> None:
     from fastapi.testclient import TestClient
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    app = _fastapi_app()
+    app = _app(fastapi)
     if order == "opslog inside":
         app.add_middleware(_AsOpslogMiddleware)  # inside: added before instrumenting
         FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider())

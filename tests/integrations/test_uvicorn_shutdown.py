@@ -15,10 +15,9 @@ import time
 import urllib.request
 
 import pytest
+import uvicorn  # noqa: F401  (the server under test; a missing install must fail, not skip)
 
 from ..otlp_receiver import OtlpReceiver, free_port
-
-pytest.importorskip("uvicorn")
 
 SERVER = """
 import opslog, uvicorn

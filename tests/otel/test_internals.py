@@ -247,54 +247,45 @@ def test_the_fast_path_is_only_used_with_tested_sdk_versions(
     span.end()
 
 
-def test_export_works_without_the_suppress_instrumentation_key() -> None:
+def _export_one_operation(prelude: str) -> tuple[dict[str, Any], OtlpReceiver]:
+    """Run ``prelude`` (which breaks a name), then one operation exported to a receiver."""
     receiver = OtlpReceiver().start_http()
     try:
         result = run_python(
-            f"""
-            import json
-            import opentelemetry.context as c
-            # The SDK binds the name when it is imported; opslog looks it up
-            # at call time, after it is gone.
-            import opentelemetry.sdk.trace.export, opentelemetry.sdk._logs.export
-            import opentelemetry.exporter.otlp.proto.http.trace_exporter
-            import opentelemetry.exporter.otlp.proto.http._log_exporter
-            del c._SUPPRESS_INSTRUMENTATION_KEY
-            import opslog
-            opslog.configure(endpoint={receiver.endpoint("http/protobuf")!r}, console=False)
-            with opslog.new_operation_logger("j").operation("op") as op:
-                op.log_step("s", "m")
-            opslog.shutdown(5)
-            print(json.dumps({{"stats": opslog.export_stats(),
-                               "diagnostics": opslog.diagnostics()}}))
-            """
+            prelude
+            + f"""
+import json, opslog
+opslog.configure(endpoint={receiver.endpoint("http/protobuf")!r}, console=False)
+with opslog.new_operation_logger("j").operation("op") as op:
+    op.log_step("s", "m")
+opslog.shutdown(5)
+print(json.dumps({{"stats": opslog.export_stats(), "diagnostics": opslog.diagnostics()}}))
+"""
         )
+        assert receiver.wait_until(lambda: len(receiver.log_records()) == 3)
         assert receiver.wait_until(lambda: len(receiver.spans()) == 1)
     finally:
         receiver.stop()
+    return result, receiver
+
+
+def test_export_works_without_the_suppress_instrumentation_key() -> None:
+    # The SDK binds the name when it is imported; opslog looks it up at call
+    # time, after it is gone.
+    result, _ = _export_one_operation(
+        "import opentelemetry.context as c\n"
+        "import opentelemetry.sdk.trace.export, opentelemetry.sdk._logs.export\n"
+        "import opentelemetry.exporter.otlp.proto.http.trace_exporter\n"
+        "import opentelemetry.exporter.otlp.proto.http._log_exporter\n"
+        "del c._SUPPRESS_INSTRUMENTATION_KEY\n"
+    )
     assert result["stats"]["spans"]["exported"] == 1
     assert result["diagnostics"]["sdk_fallback"] >= 1
 
 
 def test_providers_are_installed_without_the_proxy_logger_provider_name() -> None:
-    receiver = OtlpReceiver().start_http()
-    try:
-        result = run_python(
-            f"""
-            import json
-            import opentelemetry._logs._internal as internal
-            del internal.ProxyLoggerProvider
-            import opslog
-            opslog.configure(endpoint={receiver.endpoint("http/protobuf")!r}, console=False)
-            with opslog.new_operation_logger("j").operation("op") as op:
-                op.log_step("s", "m")
-            opslog.shutdown(5)
-            print(json.dumps({{"stats": opslog.export_stats(),
-                               "diagnostics": opslog.diagnostics()}}))
-            """
-        )
-        assert receiver.wait_until(lambda: len(receiver.log_records()) == 3)
-    finally:
-        receiver.stop()
+    result, _ = _export_one_operation(
+        "import opentelemetry._logs._internal as internal\ndel internal.ProxyLoggerProvider\n"
+    )
     assert result["stats"]["log_records"]["exported"] == 3
     assert result["diagnostics"]["sdk_fallback"] >= 1

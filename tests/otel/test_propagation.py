@@ -83,7 +83,8 @@ def test_extract_reads_every_common_carrier(name: str) -> None:
 
 
 def test_extract_reads_requests_case_insensitive_dict() -> None:
-    requests = pytest.importorskip("requests")
+    import requests
+
     headers = requests.structures.CaseInsensitiveDict({"TRACEPARENT": TRACEPARENT})
     assert remote(opslog.extract(headers)).trace_id == int(TID, 16)
 
