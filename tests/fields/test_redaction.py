@@ -306,3 +306,12 @@ def test_a_secret_straddling_the_length_limit_never_shows_half(
     message = captured.last("step_info").message
     assert "kkkkkkkk" not in message and "Q7w" not in message
     assert message.endswith("chars]")
+
+
+def test_a_text_built_around_remembered_values_is_bounded_and_leaks_nothing() -> None:
+    redactor = Redactor()
+    redactor.remember("abcdef-remembered")
+    text = "x abcdef-remembered " * 2000 + "tail abcdef-remembered"
+    out = redactor.redact_text(text)
+    assert "abcdef" not in out
+    assert out.startswith("x [REDACTED] x [REDACTED]")

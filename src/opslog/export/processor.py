@@ -7,7 +7,8 @@ bounded queue, a background worker exporting batches) with three
 guarantees the hot path and process exit rely on:
 
 * **the caller never waits**: ``on_end``/``on_emit`` append to a bounded
-  deque; when it is full the oldest item is dropped and counted;
+  deque, which drops its oldest item when full (counted by the worker:
+  nothing but the append happens on the caller's thread);
 * **every wait is bounded**: ``force_flush(timeout)`` and
   ``shutdown(timeout)`` return by their deadline even when the exporter is
   stuck on a black-holed collector (the worker is a daemon thread, so a
@@ -82,8 +83,37 @@ class ExportStats:
         self.failed += other.failed
 
 
+class _Tally:
+    """A count kept per thread, without a lock: each thread adds to its own cell."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._cells: list[list[int]] = []
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        try:
+            self._local.cell[0] += 1
+        except AttributeError:  # this thread's first item
+            cell = [1]
+            self._local.cell = cell
+            with self._lock:
+                self._cells.append(cell)
+
+    def total(self) -> int:
+        return sum(cell[0] for cell in list(self._cells))
+
+
 class BoundedBatchProcessor(Generic[T]):
-    """Queue + worker around ``export(batch) -> bool`` (``True`` = delivered)."""
+    """Queue + worker around ``export(batch) -> bool`` (``True`` = delivered).
+
+    The caller's whole cost is an append to a bounded deque (which evicts the
+    oldest item itself, in O(1)) and a per-thread count; the worker does the
+    rest. Batches are full: a partial batch goes only when the schedule delay
+    has passed, or at a flush or shutdown. Counters are exact, derived rather
+    than counted on the hot path (so no check-then-append race): every item
+    produced is exported, failed, dropped or pending.
+    """
 
     def __init__(
         self,
@@ -95,6 +125,8 @@ class BoundedBatchProcessor(Generic[T]):
     ) -> None:
         self.signal = signal
         self._export = export
+        self._shutdown_exporter = shutdown_exporter
+        self.settings = settings
         #: Asked once, after the first failed export: a message when the
         #: endpoint does not take this signal at all (HTTP 404/405, gRPC
         #: UNIMPLEMENTED), else None.
@@ -102,16 +134,20 @@ class BoundedBatchProcessor(Generic[T]):
         self._probed = False
         #: Set when the endpoint refuses the signal: nothing more is sent.
         self.refused: Optional[str] = None
-        self._shutdown_exporter = shutdown_exporter
-        self.settings = settings
-        self.stats = ExportStats()
-        self._drop_lock = threading.Lock()
         self._reported_losses = 0
         self._init_worker()
         _LIVE.add(self)
 
     def _init_worker(self) -> None:
+        # Also the state of a forked child: it starts empty (the parent's
+        # queued items are the parent's to deliver).
         self._queue: collections.deque[T] = collections.deque(maxlen=self.settings.max_queue_size)
+        self._produced = _Tally()
+        self._taken = 0  # popped by the worker
+        self._exported = 0
+        self._failed = 0
+        self._discarded = 0  # popped but not sent (refused signal, given up at shutdown)
+        self._closed = False  # after shutdown: what is still queued is dropped
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._flush_requests = 0
@@ -126,79 +162,94 @@ class BoundedBatchProcessor(Generic[T]):
 
     # -- hot path -----------------------------------------------------------
     def add(self, item: T) -> None:
-        """Queue ``item``; never blocks. The oldest item goes when the queue is full."""
-        if self._stopping or self.refused is not None:
-            self._count_drop()
-            return
+        """Queue ``item``; never blocks. A full queue drops its oldest item."""
         queue = self._queue
-        if len(queue) >= self.settings.max_queue_size:
-            self._count_drop()
         queue.append(item)
-        if len(queue) >= self.settings.max_batch_size:
+        self._produced.add()
+        if len(queue) >= self.settings.max_batch_size and not self._wake.is_set():
             self._wake.set()
 
-    def _count_drop(self) -> None:
-        with self._drop_lock:
-            self.stats.dropped += 1
-
+    # -- counters -------------------------------------------------------------
     @property
     def pending(self) -> int:
         """Items queued or being exported."""
-        return len(self._queue) + self._in_flight
+        return 0 if self._closed else len(self._queue) + self._in_flight
+
+    @property
+    def stats(self) -> ExportStats:
+        """Exported, dropped and failed items; with :attr:`pending`, they add up
+        to every item produced."""
+        queued = len(self._queue)
+        produced = self._produced.total()
+        evicted = max(0, produced - self._taken - queued)
+        dropped = evicted + self._discarded + (queued if self._closed else 0)
+        return ExportStats(self._exported, dropped, self._failed)
 
     # -- worker ---------------------------------------------------------------
     def _run(self) -> None:
         token = suppress_instrumentation()  # the exporter's own HTTP calls
+        delay = self.settings.schedule_delay
+        next_export = time.monotonic() + delay
         try:
             while True:
-                self._wake.wait(self.settings.schedule_delay)
+                self._wake.wait(max(0.0, next_export - time.monotonic()))
                 self._wake.clear()
+                # Read once: a stop or flush that arrives while this round
+                # drains sets the wake flag again, and the next round sees it.
+                stopping = self._stopping
                 with self._idle:
                     flush_target = self._flush_requests
-                self._drain()
+                flushing = stopping or flush_target > self._flushes_done
+                due = time.monotonic() >= next_export
+                self._drain(full_only=not (due or flushing))
+                if due or flushing:
+                    next_export = time.monotonic() + delay
                 self._report_losses()
                 with self._idle:
                     self._flushes_done = flush_target
                     self._idle.notify_all()
-                if self._stopping:
+                if stopping:
                     return
         finally:
             if token is not None:
                 otel_context.detach(token)  # type: ignore[arg-type]
 
-    def _drain(self) -> None:
+    def _drain(self, full_only: bool) -> None:
         queue = self._queue
-        while queue:
+        size = self.settings.max_batch_size
+        while len(queue) >= size or (queue and not full_only):
             batch: list[T] = []
             try:
-                while len(batch) < self.settings.max_batch_size:
+                while len(batch) < size:
                     batch.append(queue.popleft())
             except IndexError:
                 pass
             if not batch:
                 return
             self._in_flight = len(batch)
-            try:
-                delivered = self._export(batch)
-            except Exception:
-                delivered = False
+            self._taken += len(batch)
+            if self.refused is not None:
+                delivered = None  # the endpoint takes no such signal: not sent
+            else:
+                try:
+                    delivered = self._export(batch)
+                except Exception:
+                    delivered = False
             self._in_flight = 0
             if self._gave_up:
                 return  # shutdown already counted this batch as dropped
-            if delivered:
-                self.stats.exported += len(batch)
+            if delivered is None:
+                self._discarded += len(batch)
+            elif delivered:
+                self._exported += len(batch)
             else:
-                self.stats.failed += len(batch)
-                if self._check_refused():
-                    with self._drop_lock:
-                        self.stats.dropped += len(queue)
-                    queue.clear()
-                    return
+                self._failed += len(batch)
+                self._check_refused()
 
-    def _check_refused(self) -> bool:
+    def _check_refused(self) -> None:
         """After the first failed export: does the endpoint take this signal at all?"""
         if self._probed or self._probe is None:
-            return self.refused is not None
+            return
         self._probed = True
         try:
             reason = self._probe()
@@ -206,22 +257,23 @@ class BoundedBatchProcessor(Generic[T]):
             reason = None
         if reason is not None:
             self.refused = reason
-            self._reported_losses = self.stats.dropped + self.stats.failed  # said once, here
+            stats = self.stats
+            self._reported_losses = stats.dropped + stats.failed  # said once, here
             _diagnostics.report(_diagnostics.EXPORT_UNSUPPORTED, reason)
-        return reason is not None
 
     def _report_losses(self) -> None:
         if self.refused is not None:
             return  # reported once, with the fix, when it was found
-        losses = self.stats.dropped + self.stats.failed
+        stats = self.stats
+        losses = stats.dropped + stats.failed
         new = losses - self._reported_losses
         if new > 0:
             self._reported_losses = losses
             _diagnostics.report(
                 _diagnostics.EXPORT_LOSS,
                 f"{new} {self.signal} not delivered to the collector "
-                f"(in all: {self.stats.dropped} dropped from a full queue, "
-                f"{self.stats.failed} in failed exports)",
+                f"(in all: {stats.dropped} dropped from a full queue, "
+                f"{stats.failed} in failed exports)",
                 new,
             )
 
@@ -255,12 +307,11 @@ class BoundedBatchProcessor(Generic[T]):
         finished = not self._worker.is_alive()
         if not finished:
             # A stuck export: neither its batch nor the queue will be delivered.
-            with self._drop_lock:
-                self._gave_up = True
-                self.stats.dropped += len(self._queue) + self._in_flight
-            self._queue.clear()
+            self._gave_up = True
+            self._discarded += self._in_flight
             self._in_flight = 0
-            self._report_losses()
+        self._closed = True  # anything queued from now on is dropped
+        self._report_losses()
         closer = threading.Thread(
             target=self._close_exporter, name=f"opslog-{self.signal}-close", daemon=True
         )

@@ -99,6 +99,9 @@ _KNOWN_SECRET_MIN_LEN: Final = 6
 _ANCHOR: Final = 4
 _PREFIX: Final = 16
 _HASHED: Final = 1024
+#: Places that could start a remembered value examined per text; the rest
+#: of a text with more is redacted whole (a bound on the work per text).
+_MAX_CANDIDATES: Final = 512
 
 #: opslog's own words: never remembered as a secret value, so a status or an
 #: event name is never rewritten (``{"session_state": "completed"}``).
@@ -243,8 +246,9 @@ class KnownSecrets:
         size = len(text)
         position = 0
         low = high = -1  # the run of adjacent found values, added as one span
-        while True:
-            match = finder.search(text, position)
+        search = finder.search
+        for _ in range(_MAX_CANDIDATES):
+            match = search(text, position)
             if match is None:
                 if high >= 0:
                     out.append((low, -9, high))  # exact: beats any rule
@@ -278,6 +282,11 @@ class KnownSecrets:
                 position = start + found
             else:
                 position = start + 1
+        # A text with this many places that could start a remembered value was
+        # built to be slow (or is all secrets): the rest of it is redacted.
+        if high >= 0:
+            out.append((low, -9, high))
+        out.append((max(position, high), -9, size))
 
 
 #: The one store of known secret values: it outlives every configuration.
