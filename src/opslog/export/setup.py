@@ -100,7 +100,7 @@ def configure(
             installed itself (default: leave them alone).
         max_queue_size, max_export_batch_size, schedule_delay: batching, for
             both signals (else ``OTEL_BSP_*`` for spans and ``OTEL_BLRP_*`` for
-            log records, delays in milliseconds; defaults 2048, 512, 1 s).
+            log records, delays in milliseconds; defaults 8192, 2048, 1 s).
         traces_exporter, logs_exporter: ``"otlp"``, ``"console"`` or
             ``"none"`` (else ``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``;
             default: OTLP when an endpoint is set). ``"none"`` for logs is
