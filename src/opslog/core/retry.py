@@ -31,7 +31,6 @@ same with ``asyncio.sleep``.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import warnings
@@ -223,4 +222,6 @@ class Retry:
             yield attempt
             if self._finished(attempt):
                 return
+            import asyncio  # only async retries pay for importing it
+
             await asyncio.sleep(self._advance())

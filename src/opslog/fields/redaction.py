@@ -407,6 +407,11 @@ _FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
+#: What every text rule needs somewhere in the text: a key rule's separator
+#: (``=``, ``:``, ``>``, a blank), or a fixed rule's literal. Most field
+#: values (ids, paths, names) have none and skip the rules (one linear pass).
+_ANY_RULE = re.compile(r"[=:<>\s]|-----|eyJ|AKIA|ASIA|AIza")
+
 #: Format characters (Unicode category Cf) someone may hide inside a key:
 #: soft hyphen, zero-width and joiner characters, bidi controls, BOM.
 _INVISIBLE = re.compile(
@@ -577,7 +582,7 @@ class Redactor:
             found: list[_Span] = []
             self._rule_spans(visible, found)
             spans.extend((positions[s], strength, positions[e]) for s, strength, e in found)
-        else:
+        elif _ANY_RULE.search(text) is not None:
             self._rule_spans(text, spans)
         for extra in self.extra_patterns:
             for match in extra.finditer(text):
