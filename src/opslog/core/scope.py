@@ -37,6 +37,15 @@ generator closed early by its consumer ends ``completed``); the exception
 propagates unchanged. An exception already recorded by an inner step is not
 recorded again by its operation, which ends ``failed`` with
 ``failure_step`` naming that step.
+
+**Memory.** A scope's context holds the scope (so ``current_step()`` and the
+:class:`~opslog.otel.activation.LiveSpan` can find it), and a running scope
+holds its context. Once the scope has ended it keeps its context only
+weakly, so an ended span, its events and its attributes are freed by
+reference counting as soon as nothing else uses them, not by the cyclic
+garbage collector much later. Without this, every span waited in memory for
+a full collection, whose cost grows with everything in memory (the export
+queue too): with the collector down that made the caller ~1.5x slower.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
 
@@ -106,7 +116,7 @@ def restore_live_context() -> Context:
     restored = current
     for _ in range(_MAX_HOPS):
         scope = context.get_value(SCOPE_KEY, restored)
-        if not isinstance(scope, Scope) or not scope.ended or scope._context is not restored:
+        if not isinstance(scope, Scope) or not scope.ended or scope._own_context() is not restored:
             break
         restored = scope._outer_context
     if restored is not current:
@@ -126,6 +136,7 @@ class Scope:
     __slots__ = {
         "__weakref__": None,
         "_add_span_event": None,
+        "_base_context": None,
         "_closing": None,
         "_context": None,
         "_event_tail": None,
@@ -230,11 +241,11 @@ class Scope:
         if self._carries_job_baggage:
             # So any propagator (ours, or auto-instrumentation's) carries the job.
             base = with_job_baggage(base, self.job_id, self.correlation_id)
-        self._context = context.set_value(
-            SCOPE_KEY, self, trace.set_span_in_context(LiveSpan(self), base)
-        )
+        self._base_context = base
+        self._context: Any = _scope_context(self, base)
         self._started = time.perf_counter()
         if refused:
+            self._context = weakref.ref(self._context)  # never current: nothing to keep
             return
         if parent is not None:
             children = parent._open_children
@@ -249,7 +260,8 @@ class Scope:
     def otel_context(self) -> Context:
         """The OpenTelemetry ``Context`` this scope runs in (its span current,
         the job in the W3C baggage): pass it to code that takes a context."""
-        return self._context
+        own = self._own_context()
+        return own if own is not None else _scope_context(self, self._base_context)
 
     @property
     def context(self) -> Context:
@@ -259,7 +271,13 @@ class Scope:
             DeprecationWarning,
             stacklevel=2,
         )
-        return self._context
+        return self.otel_context
+
+    def _own_context(self) -> Optional[Context]:
+        """The context this scope made current; ``None`` once it has ended
+        and nothing uses that context any more (see "Memory" above)."""
+        own = self._context
+        return own() if isinstance(own, weakref.ref) else own
 
     @property
     def operation(self) -> str:
@@ -437,6 +455,7 @@ class Scope:
         finally:
             self.ended = True
             restore_live_context()
+            self._context = weakref.ref(self._context)  # see "Memory" above
             parent = self.parent
             if parent is None:
                 lifecycle.unregister(self)  # only root operations are registered
@@ -481,6 +500,11 @@ class Scope:
         tb: Optional[TracebackType],
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+def _scope_context(scope: Scope, base: Context) -> Context:
+    """``base`` with ``scope`` and its :class:`LiveSpan` in it."""
+    return context.set_value(SCOPE_KEY, scope, trace.set_span_in_context(LiveSpan(scope), base))
 
 
 def _parent_span_id(parent: Optional[Scope], parent_context: Optional[Context]) -> str:
