@@ -6,6 +6,7 @@
 The workload is one operation with 10 steps; each step is start, ``info``
 with 5 caller fields, ``success`` with 5 caller fields, end; then the
 operation ends: 42 events per operation, each with the 5 required fields.
+The string field values change on every event, in every implementation.
 
 Implementations (same SDK providers and batch settings for all):
 
@@ -14,7 +15,11 @@ Implementations (same SDK providers and batch settings for all):
            (BatchLogRecordProcessor, discarding exporter): the honest floor
            for opslog's dual-channel design
   a'/b'    a/b with exporters that really encode OTLP protobuf
-  opslog   all channels (span events, log records, stdlib logging)
+  b+stdlib   b plus the same stdlib record, handed to a handler at INFO
+  opslog   all channels (span events, log records, stdlib logging; the
+           ``opslog`` logger has no handler, so no stdlib record is built)
+  opslog+handler   all channels with a handler at INFO on the ``opslog``
+           logger (compared with b+stdlib)
   opslog-spans   only the span-event channel (the two others switched off)
   opslog-spans(pub)   the same, with span events added through the SDK's public
            add_event as (a) adds them (opslog normally hands the SDK ready
