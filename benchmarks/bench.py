@@ -30,6 +30,8 @@ Implementations (same SDK providers and batch settings for all):
   opslog-spans+stdlib   span events + the stdlib channel with no handler that emits
   opslog'  all channels with real OTLP encoding
   logging  stdlib logging with a JSON formatter (a reference point)
+  logfire  Pydantic Logfire, when installed (a reference point: the issue
+           asks opslog to be at least 3x faster per event)
 
 Each timed block runs OPS operations; "hot" is the wall time of the calls
 alone, "cpu" the CPU time the calling thread spent in them (what other
@@ -408,6 +410,44 @@ def timed(
     return hot / ops, total / ops, cpu / ops
 
 
+def pydantic_logfire() -> Optional[tuple[Callable[[int], None], Callable[[], None]]]:
+    """The same workload through Pydantic Logfire (a reference row; ``pip install
+    logfire``, never a dependency of opslog): its spans for the operation and the
+    steps, ``info`` for each event (Logfire records a log as a span), its default
+    scrubbing on, everything to a BatchSpanProcessor with a discarding exporter.
+    ``local=True`` leaves OpenTelemetry's global providers alone."""
+    try:
+        import logfire
+    except ImportError:
+        return None
+    processor = BatchSpanProcessor(DiscardSpans(), max_queue_size=QUEUE)
+    lf = logfire.configure(
+        local=True,
+        send_to_logfire=False,
+        console=False,
+        metrics=False,
+        inspect_arguments=False,
+        service_name="bench",
+        additional_span_processors=[processor],
+    )
+    job, operation = "job-1", "enhanced-test-failover"
+
+    def run(ops: int) -> None:
+        for _ in range(ops):
+            with lf.span("operation {operation}", operation=operation, job_id=job):
+                lf.info("operation {operation} started", operation=operation, job_id=job)
+                for n in range(STEPS):
+                    step = f"step-{n}"
+                    with lf.span("step {step}", step=step, operation=operation, job_id=job):
+                        lf.info("step {step} started", step=step, job_id=job)
+                        lf.info("working", step=step, job_id=job, **fields())
+                        lf.info("done", step=step, job_id=job, **fields())
+                        lf.info("step {step} completed", step=step, job_id=job)
+                lf.info("operation {operation} completed", operation=operation, job_id=job)
+
+    return run, processor.force_flush
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -458,6 +498,9 @@ def interleaved(rounds: int, ops: int) -> dict[str, Series]:
         ),
         "logging": (stdlib_run, stdlib_flush),
     }
+    logfire_case = pydantic_logfire()
+    if logfire_case is not None:
+        cases["logfire"] = logfire_case
     results = {name: Series() for name in cases}
     for run, flush in cases.values():  # warm-up
         run(max(1, ops // 5))
@@ -747,6 +790,13 @@ def main() -> int:
             None,
         ),
     ]
+    if "logfire" in results:
+        ratio = hot("logfire", "opslog")
+        verdict = "  ok" if ratio[0] >= 3.0 else "  BELOW TARGET"
+        logfire_row = f"{'logfire / opslog (reference, hot)':<52}{ratio[0]:6.3f}{ratio[1]:7.3f}"
+        logfire_row += f" (target >= 3.0){verdict}"
+    else:
+        logfire_row = f"{'logfire / opslog (reference, hot)':<52}not run: pip install logfire"
     iterations = 20_000 if args.quick else 500_000
     below = below_level_cost(iterations)
     mine, sdk = import_cost(3 if args.quick else 11)
@@ -757,6 +807,7 @@ def main() -> int:
         bound = "" if target is None else f" (target <= {target})"
         shown = f"{cpu_ratio:7.3f}" if cpu_ratio is not None else " " * 7
         print(f"{label:<52}{ratio:6.3f}{shown}{bound}{verdict}")
+    print(logfire_row)
     print(
         f"{'below-level call (step.debug at level info)':<52}{below * 1e6:6.3f} us "
         f"(target <= 0.5){'  ok' if below <= 0.5e-6 else '  ABOVE TARGET'}"
