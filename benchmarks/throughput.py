@@ -9,7 +9,10 @@ table gives the delivered fraction of spans and of log records for each.
 
 The workload is the benchmark's: one operation with 10 steps, each step an
 ``info`` and a ``success`` with 5 fields whose string values change on every
-event (42 events and 11 spans per operation).
+event (42 events and 11 spans per operation). The raw SDK side sends the
+same data as opslog: the same attributes on every span, span event and log
+record (message, the five required fields with the trace id as correlation
+id, the end events' status and durations).
 
     python benchmarks/throughput.py                 # rates 2000, 8400 and max events/s
     python benchmarks/throughput.py --quick         # one short run per case
@@ -140,24 +143,46 @@ else:
     lp.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
     tracer, logger = tp.get_tracer("bench"), lp.get_logger("bench")
 
+    # The same data as opslog sends: every attribute, the message as body and
+    # attribute, the trace id as correlation id, the end events' status and
+    # durations, opslog's span attributes.
     def emit(span, name, message, attributes):
+        attributes = {**attributes, "message": message, "event": name}
         span.add_event(name, attributes)
         ctx = trace.set_span_in_context(span)
         logger.emit(body=message, attributes=attributes, context=ctx,
                     severity_number=SeverityNumber.INFO, event_name=name)
 
+    def ended(started, prefix):
+        seconds = time.perf_counter() - started
+        return {"status": "completed", f"{prefix}_duration_ms": round(seconds * 1000),
+                f"{prefix}_duration_str": f"{seconds * 1e6:.3f}µs", "span_events_dropped": 0}
+
     def operation():
-        required = {"correlation_id": "c", "job_id": "job", "operation": "failover"}
+        op_started = time.perf_counter()
         with tracer.start_as_current_span("failover") as root:
-            emit(root, "operation_start", "start", {**required, "step": "_operation"})
+            cid = format(root.get_span_context().trace_id, "032x")
+            required = {"correlation_id": cid, "job_id": "job", "operation": "failover"}
+            root.set_attributes({**required, "opslog.kind": "operation"})
+            top = {**required, "step": "_operation"}
+            emit(root, "operation_start", "operation failover started", top)
             for s in range(STEPS):
-                with tracer.start_as_current_span(f"step-{s}") as span:
-                    base = {**required, "step": f"step-{s}"}
-                    emit(span, "step_start", "start", base)
+                name = f"step-{s}"
+                step_started = time.perf_counter()
+                with tracer.start_as_current_span(
+                    name, attributes={**required, "opslog.kind": "step", "step": name}
+                ) as span:
+                    base = {**required, "step": name}
+                    emit(span, "step_start", f"step {name} started", base)
                     emit(span, "step_info", "working", {**fields(), **base})
                     emit(span, "step_success", "done", {**fields(), **base})
-                    emit(span, "step_end", "end", base)
-            emit(root, "operation_end", "end", {**required, "step": "_operation"})
+                    emit(span, "step_end", f"step {name} completed",
+                         {**ended(step_started, "step"), **base})
+                    span.set_attribute("opslog.status", "completed")
+            emit(root, "operation_end", "operation failover completed",
+                 {"abandoned_steps": 0, "abandoned_child_operations": 0,
+                  **ended(op_started, "total"), **top})
+            root.set_attribute("opslog.status", "completed")
 
     def finish(deadline):
         tp.shutdown(); lp.shutdown()
