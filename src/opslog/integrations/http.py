@@ -108,16 +108,30 @@ def _server_attributes(
     return attributes
 
 
-def _finish_server_span(span: trace.Span, status: Optional[int], error: object = None) -> None:
-    if status is not None:
-        span.set_attribute("http.response.status_code", status)
-    if isinstance(error, BaseException):
-        span.set_attribute("error.type", qualified_type(error))
-        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-    elif status is not None and status >= 500:
-        span.set_attribute("error.type", str(status))
-        span.set_status(Status(StatusCode.ERROR))
-    span.end()
+class _ServerRequest:
+    """One request's ``SERVER`` span, what WSGI and ASGI share: started in the
+    caller's trace (its ``traceparent``), the response status as it is sent,
+    and the end with HTTP semantic-convention status and error."""
+
+    def __init__(self, method: str, attributes: dict[str, Any], carrier: Any) -> None:
+        parent = extract(carrier, context.get_current())
+        self.span = start_span(method, parent, attributes=attributes, kind=SpanKind.SERVER)
+        #: The context to make current while the application runs.
+        self.context = trace.set_span_in_context(self.span, parent)
+        #: The response status code, once the application has sent it.
+        self.status: Optional[int] = None
+
+    def finish(self, error: Optional[BaseException] = None) -> None:
+        span, status = self.span, self.status
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+        if error is not None:
+            span.set_attribute("error.type", qualified_type(error))
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        elif status is not None and status >= 500:
+            span.set_attribute("error.type", str(status))
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
 
 
 class WSGIMiddleware:
@@ -141,25 +155,23 @@ class WSGIMiddleware:
             str(environ.get("HTTP_USER_AGENT", "")),
             str(environ.get("SERVER_PROTOCOL", "")).partition("/")[2],
         )
-        parent = extract(environ, context.get_current())
-        span = start_span(method, parent, attributes=attributes, kind=SpanKind.SERVER)
-        status: list[int] = []
+        request = _ServerRequest(method, attributes, environ)
 
         def recording_start_response(code: str, headers: Any, *args: Any) -> Any:
             digits = code.split(" ", 1)[0]
             if digits.isdigit():
-                status[:] = [int(digits)]
+                request.status = int(digits)
             return start_response(code, headers, *args)
 
-        token = context.attach(trace.set_span_in_context(span, parent))
+        token = context.attach(request.context)
         try:
             body = self.app(environ, recording_start_response)
         except BaseException as exc:
-            _finish_server_span(span, status[0] if status else None, exc)
+            request.finish(exc)
             raise
         finally:
             context.detach(token)
-        return _ClosingBody(body, lambda: _finish_server_span(span, status[0] if status else None))
+        return _ClosingBody(body, request.finish)
 
 
 class _ClosingBody:
@@ -220,23 +232,21 @@ class ASGIMiddleware:
             user_agent,
             str(scope.get("http_version", "")),
         )
-        parent = extract(headers, context.get_current())
-        span = start_span(method, parent, attributes=attributes, kind=SpanKind.SERVER)
-        status: list[int] = []
+        request = _ServerRequest(method, attributes, headers)
 
         async def recording_send(message: Any) -> None:
             if message.get("type") == "http.response.start":
-                status[:] = [int(message.get("status", 0))]
+                request.status = int(message.get("status", 0))
             await send(message)
 
-        token = context.attach(trace.set_span_in_context(span, parent))
+        token = context.attach(request.context)
         try:
             await self.app(scope, receive, recording_send)
         except BaseException as exc:
-            _finish_server_span(span, status[0] if status else None, exc)
+            request.finish(exc)
             raise
         else:
-            _finish_server_span(span, status[0] if status else None)
+            request.finish()
         finally:
             context.detach(token)
 
