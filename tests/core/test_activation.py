@@ -143,32 +143,27 @@ class ActivationMachine(RuleBasedStateMachine):
     def _touched(self, worker: Any) -> None:
         self.dirty.discard(worker.name)
 
-    @rule(target=scopes, where=st.integers(0, 2))
-    def start_operation(self, where: int) -> Scope:
+    def _start(self, where: int, prefix: str, start: Callable[[str], Scope]) -> Scope:
         worker = self._worker(where)
         self.count += 1
-        name = f"op-{self.count}"
-        scope = worker.run(lambda: opslog.new_operation_logger("job").start_operation(name))
+        name = f"{prefix}-{self.count}"
+        scope = worker.run(lambda: start(name))
         self._record(scope, worker)
         return scope
+
+    @rule(target=scopes, where=st.integers(0, 2))
+    def start_operation(self, where: int) -> Scope:
+        return self._start(
+            where, "op", lambda name: opslog.new_operation_logger("job").start_operation(name)
+        )
 
     @rule(target=scopes, parent=scopes, where=st.integers(0, 2))
     def start_step(self, parent: Scope, where: int) -> Scope:
-        worker = self._worker(where)
-        self.count += 1
-        name = f"step-{self.count}"
-        scope = worker.run(lambda: parent.start_step(name))
-        self._record(scope, worker)
-        return scope
+        return self._start(where, "step", parent.start_step)
 
     @rule(target=scopes, parent=scopes, where=st.integers(0, 2))
     def start_child_operation(self, parent: Scope, where: int) -> Scope:
-        worker = self._worker(where)
-        self.count += 1
-        name = f"child-{self.count}"
-        scope = worker.run(lambda: parent.create_child_context(name))
-        self._record(scope, worker)
-        return scope
+        return self._start(where, "child", parent.create_child_context)
 
     @rule(scope=scopes, where=st.integers(0, 2))
     def end(self, scope: Scope, where: int) -> None:
