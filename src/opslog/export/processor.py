@@ -53,7 +53,9 @@ class BatchSettings:
 
     The defaults were chosen by ``benchmarks/throughput.py``: with 2048/512
     (the SDK's) opslog delivered 42% of log records at about 8,400 events/s
-    over OTLP/HTTP; with 8192/2048, 95% (and all of them over gRPC).
+    over OTLP/HTTP, larger batches delivered more. The price is memory and
+    garbage-collector work while the queue is full (a caller ~1.15x slower
+    with the collector down); ``benchmarks/README.md`` has the runs.
     """
 
     max_queue_size: int = 8192
