@@ -314,32 +314,43 @@ def opslog_workload(run_ops: int) -> None:
         op.end_operation()
 
 
+class OpslogCase:
+    """opslog on the pipeline ``p``, configured for this case before each timed
+    block (outside the timing: an application configures once, at start-up).
+
+    ``ready_events=False`` makes it add span events through the SDK's public
+    ``add_event`` (validation included), as (a) does; ``handler=True``
+    attaches a handler at INFO to the ``opslog`` logger.
+    """
+
+    def __init__(
+        self, p: Pipeline, ready_events: bool = True, handler: bool = False, **channels: bool
+    ) -> None:
+        self.p, self.ready_events, self.handler, self.channels = p, ready_events, handler, channels
+        self.sink = Sink(logging.INFO)
+
+    def setup(self) -> None:
+        opslog.configure(
+            tracer_provider=self.p.tracer_provider,
+            logger_provider=self.p.logger_provider,
+            **self.channels,
+        )
+        internals.READY_SPAN_EVENTS = self.ready_events
+        stdlib = logging.getLogger("opslog")
+        stdlib.removeHandler(self.sink)
+        stdlib.setLevel(logging.INFO if self.handler else logging.NOTSET)
+        if self.handler:
+            stdlib.addHandler(self.sink)
+
+    def __call__(self, ops: int) -> None:
+        opslog_workload(ops)
+
+
 def with_opslog(
     p: Pipeline, ready_events: bool = True, handler: bool = False, **channels: bool
-) -> Callable[[int], None]:
-    """opslog on the pipeline ``p``; ``ready_events=False`` makes it add span events
-    through the SDK's public ``add_event`` (validation included), as (a) does;
-    ``handler=True`` attaches a handler at INFO to the ``opslog`` logger."""
-    sink = Sink(logging.INFO)
-
-    def run(ops: int) -> None:
-        opslog.configure(
-            tracer_provider=p.tracer_provider, logger_provider=p.logger_provider, **channels
-        )
-        internals.READY_SPAN_EVENTS = ready_events
-        stdlib = logging.getLogger("opslog")
-        level = stdlib.level
-        if handler:
-            stdlib.addHandler(sink)
-            stdlib.setLevel(logging.INFO)
-        try:
-            opslog_workload(ops)
-        finally:
-            stdlib.removeHandler(sink)
-            stdlib.setLevel(level)
-            internals.READY_SPAN_EVENTS = True
-
-    return run
+) -> OpslogCase:
+    """An :class:`OpslogCase`: call ``setup()`` before running it."""
+    return OpslogCase(p, ready_events, handler, **channels)
 
 
 def stdlib_json() -> tuple[Callable[[int], None], Callable[[], None]]:
@@ -399,6 +410,9 @@ def timed(
     """Per operation: wall time of the calls, wall time with the flush, and CPU
     time of the calling thread during the calls (immune to the CPU time other
     tenants of a shared machine take, which wall time is not)."""
+    setup = getattr(run, "setup", None)
+    if setup is not None:
+        setup()
     gc.collect()
     cpu_start = time.thread_time()
     start = time.perf_counter()
@@ -503,6 +517,7 @@ def interleaved(rounds: int, ops: int) -> dict[str, Series]:
         cases["logfire"] = logfire_case
     results = {name: Series() for name in cases}
     for run, flush in cases.values():  # warm-up
+        getattr(run, "setup", lambda: None)()
         run(max(1, ops // 5))
         flush()
     order = list(cases)

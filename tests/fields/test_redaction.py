@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import opslog
 from opslog.fields.redaction import REDACTED, Redactor
@@ -315,3 +317,30 @@ def test_a_text_built_around_remembered_values_is_bounded_and_leaks_nothing() ->
     out = redactor.redact_text(text)
     assert "abcdef" not in out
     assert out.startswith("x [REDACTED] x [REDACTED]")
+
+
+# -- the gate in front of the text rules ------------------------------------------------
+#: Characters every rule is made of, the anchors' letters, every kind of
+#: whitespace Python's ``\s`` knows, and some that are not whitespace.
+_RULE_ALPHABET = (
+    "=:<>-_./@?#&'\"\\ abcdefgiklnoprstuwyzABEIJKSYZ0123456789"
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2007\u200a\u2028\u2029"
+    "\u202f\u205f\u3000\u200b\u00e9"
+)
+
+
+@given(st.text(alphabet=_RULE_ALPHABET, max_size=80))
+@settings(max_examples=3000, deadline=None)
+def test_text_no_rule_may_start_in_has_nothing_for_the_rules_to_find(text: str) -> None:
+    """Texts skip the rules when the gate says no rule can start in them
+    (the common, fast case): the gate must never skip a text a rule would
+    redact, whatever its whitespace."""
+    from opslog.fields.redaction import _rule_may_start
+
+    redactor = Redactor()
+    spans: list[tuple[int, int, int]] = []
+    redactor._rule_spans(text, spans)
+    if spans:
+        assert _rule_may_start(text)
+    for literal in ("-----BEGIN", "eyJ", "AKIA", "ASIA", "AIza", "://", "password=", "x y"):
+        assert _rule_may_start(text + literal)

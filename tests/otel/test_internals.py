@@ -90,6 +90,7 @@ def _normalised(capture: Any) -> dict[str, Any]:
 def _run() -> dict[str, Any]:
     providers._tracer_cache = None  # a new tracer: the id generator is pinned again
     internals._reported.clear()
+    internals._ready_span_types.clear()  # each breakage stands for another SDK
     token = context.attach(context.Context())
     try:
         with capture_events() as capture:

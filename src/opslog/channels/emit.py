@@ -39,17 +39,19 @@ CHANNELS: tuple[Channel, ...] = (SpanEventChannel(), LogRecordChannel(), StdlibC
 #: :mod:`opslog.testing` captures events with. Empty in production.
 listeners: list[Callable[[str, Level, str, Attributes], None]] = []
 
-#: (settings, the channels they switch on): recomputed when settings change.
-_active: tuple[Optional[Settings], tuple[Channel, ...]] = (None, ())
+#: (settings, the channels they switch on, the same without the stdlib
+#: channel): recomputed when the settings change.
+_active: tuple[Optional[Settings], tuple[Channel, ...], tuple[Channel, ...]] = (None, (), ())
 
 
-def _channels_on(settings: Settings) -> tuple[Channel, ...]:
+def _channels_on(settings: Settings, stdlib: bool) -> tuple[Channel, ...]:
     global _active
-    cached_for, channels = _active
+    cached_for, channels, without_stdlib = _active
     if cached_for is not settings:
         channels = tuple(c for c in CHANNELS if c.enabled(settings))
-        _active = (settings, channels)
-    return channels
+        without_stdlib = tuple(c for c in channels if c.name != StdlibChannel.name)
+        _active = (settings, channels, without_stdlib)
+    return channels if stdlib else without_stdlib
 
 
 FIELDS_DROPPED = "opslog.fields_dropped"
@@ -161,18 +163,18 @@ def emit(
         )
         return
 
-    for listener in listeners:
-        try:
-            listener(event, level, text, attributes)
-        except Exception as exc:
-            _channel_failed("listener", event, exc)
-    ready = Event(scope, event, level, text, attributes, exception_attributes, timestamp)
-    for channel in _channels_on(settings):
-        if stdlib or channel.name != StdlibChannel.name:
+    if listeners:
+        for listener in listeners:
             try:
-                channel.send(ready)
+                listener(event, level, text, attributes)
             except Exception as exc:
-                _channel_failed(channel.name, event, exc)
+                _channel_failed("listener", event, exc)
+    ready = Event(scope, event, level, text, attributes, exception_attributes, timestamp)
+    for channel in _channels_on(settings, stdlib):
+        try:
+            channel.send(ready)
+        except Exception as exc:
+            _channel_failed(channel.name, event, exc)
 
 
 def _exception_attributes(settings: Settings, exception: BaseException) -> Attributes:

@@ -137,6 +137,7 @@ class Scope:
         "__weakref__": None,
         "_add_span_event": None,
         "_base_context": None,
+        "_children_context": None,
         "_closing": None,
         "_context": None,
         "_event_tail": None,
@@ -180,6 +181,7 @@ class Scope:
     #: The OpenTelemetry span (a non-recording one without an SDK).
     span: Span
     _span_context: trace.SpanContext
+    _parent_span_id: Optional[str]
 
     def __init__(
         self,
@@ -235,13 +237,15 @@ class Scope:
             )
         self.span = span
         self._span_context = span.get_span_context()
-        self._parent_span_id = _parent_span_id(parent, parent_context)
+        # A step's parent span id is formatted when first read (rarely).
+        self._parent_span_id = None if parent is not None else _root_parent_id(parent_context)
         self._add_span_event: SpanEventAdder = span_event_adder(span)
         base = parent_context if parent_context is not None else outer
         if self._carries_job_baggage:
             # So any propagator (ours, or auto-instrumentation's) carries the job.
             base = with_job_baggage(base, self.job_id, self.correlation_id)
         self._base_context = base
+        self._children_context: Optional[Context] = None
         self._context: Any = _scope_context(self, base)
         self._started = time.perf_counter()
         if refused:
@@ -273,6 +277,18 @@ class Scope:
         )
         return self.otel_context
 
+    def _context_for_children(self) -> Context:
+        """The context its steps and child operations start under: its base
+        with its SDK span current itself, not the :class:`LiveSpan` (the SDK
+        reads the parent span several times per start; one context per
+        parent, made on its first child)."""
+        children = self._children_context
+        if children is None:
+            children = self._children_context = trace.set_span_in_context(
+                self.span, self._base_context
+            )
+        return children
+
     def _own_context(self) -> Optional[Context]:
         """The context this scope made current; ``None`` once it has ended
         and nothing uses that context any more (see "Memory" above)."""
@@ -300,6 +316,9 @@ class Scope:
     @property
     def parent_span_id(self) -> str:
         """The parent span id, 16 hex digits, or "" for a trace root."""
+        if self._parent_span_id is None:
+            assert self.parent is not None
+            self._parent_span_id = format(self.parent._span_context.span_id, "016x")
         return self._parent_span_id
 
     def __repr__(self) -> str:
@@ -507,10 +526,9 @@ def _scope_context(scope: Scope, base: Context) -> Context:
     return context.set_value(SCOPE_KEY, scope, trace.set_span_in_context(LiveSpan(scope), base))
 
 
-def _parent_span_id(parent: Optional[Scope], parent_context: Optional[Context]) -> str:
-    """The parent's span id as 16 hex digits ("" for a trace root), fixed at start."""
-    if parent is not None:
-        return format(parent._span_context.span_id, "016x")
+def _root_parent_id(parent_context: Optional[Context]) -> str:
+    """The span id (16 hex digits) of the span in ``parent_context`` a scope
+    without a parent scope starts under: "" for a trace root."""
     if parent_context is None:
         return ""
     span_context = trace.get_current_span(parent_context).get_span_context()

@@ -108,7 +108,9 @@ class FieldCoercer:
         #: memo made before a new secret value was remembered (the
         #: generation it was made in is kept with it).
         self._texts: dict[str, str] = {}
+        self._known = redactor.known
         self._generation = redactor.generation
+        self._max_length = limits.max_value_length
         #: The same for names (no known values involved: never invalidated).
         self._names: dict[str, str] = {}
 
@@ -124,7 +126,13 @@ class FieldCoercer:
         done = texts.get(value)
         if done is not None:
             return done
-        result = self._bounded(value, self.redactor.redact_text)
+        if len(value) <= self._max_length and value.isascii():
+            # The common case (short ASCII: nothing to re-encode or cut first).
+            result = self.redactor.redact_text(value)
+            if len(result) > self._max_length:
+                result = self._bounded(value, self.redactor.redact_text)
+        else:
+            result = self._bounded(value, self.redactor.redact_text)
         if len(value) <= _MEMO_TEXT_LENGTH:
             if len(texts) >= _MEMO_SIZE:
                 self._texts = {}
@@ -165,7 +173,7 @@ class FieldCoercer:
         return value
 
     def _memo(self) -> dict[str, str]:
-        generation = self.redactor.generation
+        generation = self._known.generation
         if generation != self._generation:
             self._texts = {}
             self._generation = generation

@@ -408,9 +408,27 @@ _FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 #: What every text rule needs somewhere in the text: a key rule's separator
-#: (``=``, ``:``, ``>``, a blank), or a fixed rule's literal. Most field
-#: values (ids, paths, names) have none and skip the rules (one linear pass).
-_ANY_RULE = re.compile(r"[=:<>\s]|-----|eyJ|AKIA|ASIA|AIza")
+#: (``=``, ``:``, ``<``, ``>``, whitespace as ``\s`` means it), or a fixed
+#: rule's literal (``-----``, ``eyJ``, ``AKIA``, ``ASIA``, ``AIza``). Most
+#: field values (ids, paths, names) have none and skip the rules. The whitespace is spelt out: a
+#: character class is several times faster than ``\s`` or an alternation.
+_RULE_CHARACTER = re.compile(
+    "[=:<>\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
+def _rule_may_start(text: str) -> bool:
+    """Whether any text rule can match in ``text`` (linear: one class search,
+    five substring tests)."""
+    return (
+        _RULE_CHARACTER.search(text) is not None
+        or "-----" in text
+        or "eyJ" in text
+        or "AKIA" in text
+        or "ASIA" in text
+        or "AIza" in text
+    )
+
 
 #: Format characters (Unicode category Cf) someone may hide inside a key:
 #: soft hyphen, zero-width and joiner characters, bidi controls, BOM.
@@ -570,6 +588,13 @@ class Redactor:
         return self._redact(text, with_known=False)
 
     def _redact(self, text: str, with_known: bool) -> str:
+        if (
+            text.isascii()
+            and not _rule_may_start(text)
+            and not self.extra_patterns
+            and (not with_known or self.known._state[0] is None)
+        ):
+            return text  # the common case: no rule can start here, no value to find
         spans: list[_Span] = []
         if with_known:
             self.known.spans(text, spans)
@@ -582,7 +607,7 @@ class Redactor:
             found: list[_Span] = []
             self._rule_spans(visible, found)
             spans.extend((positions[s], strength, positions[e]) for s, strength, e in found)
-        elif _ANY_RULE.search(text) is not None:
+        elif _rule_may_start(text):
             self._rule_spans(text, spans)
         for extra in self.extra_patterns:
             for match in extra.finditer(text):

@@ -94,6 +94,19 @@ def _sdk_version_tested() -> bool:
 _FAST_PATH_ALLOWED = _sdk_version_tested()
 
 
+#: Span types already checked: type -> the SDK's ``Event`` class if it is the
+#: SDK's span (the ready path applies), else ``None``. Steps start by the
+#: thousand; the check and the SDK import are paid once per type.
+_ready_span_types: dict[type, Optional[type]] = {}
+
+
+def _sdk_event_class(span_type: type) -> Optional[type]:
+    from opentelemetry.sdk.trace import Event
+    from opentelemetry.sdk.trace import Span as SdkSpan
+
+    return Event if issubclass(span_type, SdkSpan) else None
+
+
 def span_event_adder(span: Span) -> SpanEventAdder:
     """How opslog adds its events to ``span``: the cheapest way that gives the same result.
 
@@ -111,13 +124,15 @@ def span_event_adder(span: Span) -> SpanEventAdder:
     if not (READY_SPAN_EVENTS and _FAST_PATH_ALLOWED) or "_add_event" in _reported:
         return public
     try:
-        from opentelemetry.sdk.trace import Event
-        from opentelemetry.sdk.trace import Span as SdkSpan
-
-        if not isinstance(span, SdkSpan):
+        span_type = type(span)
+        if span_type in _ready_span_types:
+            event_class = _ready_span_types[span_type]
+        else:
+            event_class = _ready_span_types[span_type] = _sdk_event_class(span_type)
+        if event_class is None:
             return public
-        add_ready = span._add_event
-        limits = span._limits
+        add_ready = span._add_event  # type: ignore[attr-defined]
+        limits = span._limits  # type: ignore[attr-defined]
         if limits.max_attribute_length is not None:
             return public  # values would be cut: the SDK's job
         max_attributes = limits.max_event_attributes
@@ -134,7 +149,7 @@ def span_event_adder(span: Span) -> SpanEventAdder:
             public(name, attributes, timestamp)  # the SDK decides what to drop
             return
         try:
-            event = Event(name, MappingProxyType(dict(attributes)), timestamp)
+            event = event_class(name, MappingProxyType(dict(attributes)), timestamp)
         except Exception as exc:
             _fell_back("_add_event", exc)
             public(name, attributes, timestamp)
