@@ -703,7 +703,18 @@ if mode == "noop":
     OTLPSpanExporter.export = lambda self, batch: SpanExportResult.SUCCESS
     OTLPLogExporter.export = lambda self, batch: LogRecordExportResult.SUCCESS
 opslog.configure(service_name="bench", endpoint=endpoint, timeout=5.0, console=False)
-FIELDS = {FIELDS!r}
+import itertools
+serial = itertools.count()
+def fields():
+    # values that change on every event, as in the interleaved rounds
+    n = next(serial)
+    return {{
+        "vm_id": f"4205a841-0265-f4bd-39a6-{{n:012d}}",
+        "volume_size_gb": n % 512,
+        "device_path": f"/dev/vd{{n % 26}}-{{n}}",
+        "retry_possible": bool(n & 1),
+        "throughput_mbps": n / 7.0,
+    }}
 def rss():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) // 1024
@@ -714,8 +725,8 @@ for i in range(ops):
     op = opslog.new_operation_logger("job-1").start_operation("enhanced-test-failover")
     for n in range(10):
         step = op.start_step(f"step-{{n}}")
-        step.info("working", FIELDS)
-        step.success("done", FIELDS)
+        step.info("working", fields())
+        step.success("done", fields())
         step.end_step()
     op.end_operation()
     hot += time.perf_counter() - t

@@ -10,7 +10,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 import opslog
 from opslog import _diagnostics
-from opslog.export.pipeline import PIPELINE
+from opslog.export.config import SignalConfig
+from opslog.export.pipeline import PIPELINE, _reachability
 
 from ..conftest import CANARY
 from ..otlp_receiver import BlackHole, OtlpReceiver, attributes_of, free_port
@@ -270,3 +271,39 @@ def test_process_exit_is_bounded_with_a_black_holed_collector(protocol: str) -> 
     # exit_timeout is 1 s and an export would block for 30 s; interpreter start-up and
     # imports take the rest.
     assert took < 15.0
+
+
+# -- is the endpoint there at all? -------------------------------------------------------
+def _signal(endpoint: str, protocol: str = "http/protobuf") -> SignalConfig:
+    return SignalConfig(endpoint, protocol, (), "none", 2.0)
+
+
+def test_the_reachability_check_tells_a_closed_port_from_a_listening_one(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "grpc_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    up = _reachability(_signal(f"http://127.0.0.1:{receiver.http_port}/v1/traces"))
+    down = _reachability(_signal(f"http://127.0.0.1:{free_port()}/v1/traces"))
+    grpc_up = _reachability(_signal(f"http://127.0.0.1:{receiver.grpc_port}", "grpc"))
+    assert up is not None and down is not None and grpc_up is not None
+    assert up() and grpc_up() and not down()
+
+
+def test_no_reachability_check_through_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a proxy a direct connect says nothing: the exporter always tries."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("no_proxy", "")
+    assert _reachability(_signal("https://collector.example:4318/v1/traces")) is None
+    monkeypatch.setenv("NO_PROXY", "collector.example")
+    monkeypatch.setenv("no_proxy", "collector.example")
+    assert _reachability(_signal("https://collector.example:4318/v1/traces")) is not None

@@ -101,3 +101,101 @@ def test_a_stop_that_arrives_while_full_batches_drain_still_sends_the_rest() -> 
     assert processor.shutdown(5)
     assert sorted(exported) == list(range(15))
     assert processor.stats.dropped == 0
+
+
+# -- a collector that is down ----------------------------------------------------------
+class _Endpoint:
+    """A fake endpoint: exports fail while it is down, and ``reachable`` says so."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.exports = 0  # export attempts: each would encode a whole batch
+        self.delivered: list[int] = []
+
+    def export(self, batch: Sequence[int]) -> bool:
+        self.exports += 1
+        if self.up:
+            self.delivered.extend(batch)
+        return self.up
+
+    def reachable(self) -> bool:
+        return self.up
+
+
+def _processor_to(
+    endpoint: _Endpoint, queue: int = 500, batch: int = 50
+) -> BoundedBatchProcessor[int]:
+    return BoundedBatchProcessor(
+        "items",
+        endpoint.export,
+        lambda: None,
+        BatchSettings(queue, batch, 0.05),
+        reachable=endpoint.reachable,
+    )
+
+
+def _wait_for(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_while_the_endpoint_is_down_no_batch_is_exported_and_losses_are_exact() -> None:
+    endpoint = _Endpoint()
+    processor = _processor_to(endpoint)
+    produced = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 1.5:  # a caller that keeps logging
+        for _ in range(200):
+            processor.add(produced)
+            produced += 1
+        time.sleep(0.005)
+    # One failed export found the endpoint down; since then nothing was
+    # encoded or sent (the SDK's processor would try batch after batch).
+    assert endpoint.exports == 1
+    stats = processor.stats
+    assert stats.exported == 0 and stats.failed == 50
+    assert stats.exported + stats.dropped + stats.failed + processor.pending == produced
+    processor.shutdown(2)
+
+
+def test_export_resumes_within_the_longest_backoff_once_the_endpoint_is_back() -> None:
+    from opslog.export.processor import BACKOFF_MAX
+
+    endpoint = _Endpoint()
+    processor = _processor_to(endpoint)
+    for n in range(400):
+        processor.add(n)
+    assert _wait_for(lambda: endpoint.exports == 1, 2)
+    time.sleep(2.5)  # the backoff grows while it stays down
+    endpoint.up = True
+    back = time.monotonic()
+    for n in range(400, 430):
+        processor.add(n)
+    assert _wait_for(lambda: 429 in endpoint.delivered, BACKOFF_MAX + 2)
+    assert time.monotonic() - back <= BACKOFF_MAX + 1
+    # What waited in the queue went too (the queue keeps the newest items).
+    assert set(range(50, 430)) <= set(endpoint.delivered)
+    stats = processor.stats
+    assert stats.exported + stats.dropped + stats.failed + processor.pending == 430
+    processor.shutdown(2)
+
+
+def test_a_flush_or_shutdown_with_the_endpoint_down_fails_the_queue_at_once() -> None:
+    endpoint = _Endpoint()
+    processor = _processor_to(endpoint)
+    for n in range(100):
+        processor.add(n)
+    assert _wait_for(lambda: endpoint.exports == 1, 2)
+    for n in range(100, 300):
+        processor.add(n)
+    started = time.monotonic()
+    assert processor.force_flush(5)
+    assert processor.shutdown(5)
+    assert time.monotonic() - started < 1  # no retries waited out
+    assert endpoint.exports == 1
+    stats = processor.stats
+    assert (stats.exported, stats.failed, processor.pending) == (0, 300, 0)

@@ -177,6 +177,46 @@ def _prober(signal_name: str, signal: SignalConfig) -> Optional[Callable[[], Opt
     return probe
 
 
+def _reachability(signal: SignalConfig) -> Optional[Callable[[], bool]]:
+    """A check that ``signal``'s endpoint accepts a TCP connection, asked by
+    the processor after a failed export before it encodes the next batch
+    (see :class:`~.processor.BoundedBatchProcessor`). ``None`` (always try
+    the exporter) when the endpoint is not OTLP or is reached through a proxy
+    (from ``HTTPS_PROXY``/``HTTP_PROXY``/``grpc_proxy``): a direct connect
+    would say nothing about it."""
+    if signal.exporter != "otlp":
+        return None
+    import socket
+    import urllib.request  # here: configure() time, not import time
+
+    parts = urllib.parse.urlsplit(signal.endpoint)
+    host = parts.hostname
+    if not host:
+        return None
+    try:
+        port = parts.port or (
+            4317 if signal.protocol == "grpc" else 443 if parts.scheme == "https" else 80
+        )
+    except ValueError:
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if signal.protocol == "grpc":
+        proxy = proxy or proxies.get("grpc")
+    if proxy and not urllib.request.proxy_bypass(host):
+        return None
+    timeout = min(signal.timeout, 1.0)
+
+    def reachable() -> bool:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError:  # refused, unreachable, unresolvable, timed out
+            return False
+        return True
+
+    return reachable
+
+
 def _refusal(signal_name: str, signal: SignalConfig) -> Optional[str]:
     """``"HTTP 405"`` / ``"gRPC UNIMPLEMENTED"`` when the endpoint has no such
     service, else ``None`` (it may be down, slow or busy: those pass)."""
@@ -328,7 +368,11 @@ class Pipeline:
                 providers_ok = self._providers(config, notes)
                 if providers_ok:
                     self.span_switch.inner = (
-                        SpanBatchProcessor(_exporter("traces", config.traces), config.traces.batch)
+                        SpanBatchProcessor(
+                            _exporter("traces", config.traces),
+                            config.traces.batch,
+                            reachable=_reachability(config.traces),
+                        )
                         if config.traces is not None
                         else None
                     )
@@ -337,6 +381,7 @@ class Pipeline:
                             _exporter("logs", config.logs),
                             config.logs.batch,
                             _prober("logs", config.logs),
+                            _reachability(config.logs),
                         )
                         if config.logs is not None
                         else None

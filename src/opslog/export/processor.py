@@ -15,13 +15,24 @@ guarantees the hot path and process exit rely on:
   stuck export cannot hold up interpreter exit either);
 * **losses are counted**: items dropped from the queue and items in batches
   the exporter failed to deliver are counted (:meth:`ExportStats`) and
-  reported as self-diagnostics from the worker, never on the hot path.
+  reported as self-diagnostics from the worker, never on the hot path;
+* **a collector that is down costs the caller nothing**: after a failed
+  export the worker backs off (1 s, doubling up to 5 s) and, before it
+  encodes the next batch, checks that the endpoint accepts a connection at
+  all (``reachable``: a TCP connect). While the endpoint is down nothing is
+  encoded or sent; the queue keeps the newest items and drops (counts) the
+  oldest, and export resumes within 5 s of the collector's return. A flush
+  or shutdown with the endpoint down fails what is queued at once, without
+  waiting for the exporter's retries. (The OTLP exporters encode a batch
+  before they find the collector down, then retry it for their whole
+  timeout: done batch after batch, that work slowed the caller ~1.4x.)
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import sys
 import threading
 import time
 import weakref
@@ -46,6 +57,10 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: Backoff after a failed export: the first wait, and the longest.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 5.0
+
 
 @dataclass(frozen=True)
 class BatchSettings:
@@ -53,9 +68,9 @@ class BatchSettings:
 
     The defaults were chosen by ``benchmarks/throughput.py``: with 2048/512
     (the SDK's) opslog delivered 42% of log records at about 8,400 events/s
-    over OTLP/HTTP, larger batches delivered more. The price is memory and
-    garbage-collector work while the queue is full (a caller ~1.15x slower
-    with the collector down); ``benchmarks/README.md`` has the runs.
+    over OTLP/HTTP, larger batches delivered more. The price is memory while
+    the queue is full (~90 MB more with the collector down, bounded);
+    ``benchmarks/README.md`` has the runs.
     """
 
     max_queue_size: int = 8192
@@ -129,9 +144,14 @@ class BoundedBatchProcessor(Generic[T]):
         shutdown_exporter: Callable[[], None],
         settings: BatchSettings,
         probe: Optional[Callable[[], Optional[str]]] = None,
+        reachable: Optional[Callable[[], bool]] = None,
     ) -> None:
         self.signal = signal
         self._export = export
+        #: Whether the endpoint accepts a connection now (cheap: no encoding,
+        #: nothing sent); asked before exporting after a failure. ``None``:
+        #: always try the exporter.
+        self._reachable = reachable
         self._shutdown_exporter = shutdown_exporter
         self.settings = settings
         #: Asked once, after the first failed export: a message when the
@@ -162,6 +182,12 @@ class BoundedBatchProcessor(Generic[T]):
         self._in_flight = 0
         self._gave_up = False
         self._stopping = False
+        # Backing off after a failure: the worker waits until _retry_at, and
+        # the caller stops waking it (its wake threshold is out of reach).
+        self._failures = 0  # consecutive failed exports (the backoff grows with them)
+        self._holding = False
+        self._retry_at = 0.0
+        self._wake_at = self.settings.max_batch_size
         self._worker = threading.Thread(
             target=self._run, name=f"opslog-{self.signal}-export", daemon=True
         )
@@ -173,7 +199,7 @@ class BoundedBatchProcessor(Generic[T]):
         queue = self._queue
         queue.append(item)
         self._produced.add()
-        if len(queue) >= self.settings.max_batch_size and not self._wake.is_set():
+        if len(queue) >= self._wake_at and not self._wake.is_set():
             self._wake.set()
 
     # -- counters -------------------------------------------------------------
@@ -199,7 +225,8 @@ class BoundedBatchProcessor(Generic[T]):
         next_export = time.monotonic() + delay
         try:
             while True:
-                self._wake.wait(max(0.0, next_export - time.monotonic()))
+                wake_at = self._retry_at if self._holding else next_export
+                self._wake.wait(max(0.0, wake_at - time.monotonic()))
                 self._wake.clear()
                 # Read once: a stop or flush that arrives while this round
                 # drains sets the wake flag again, and the next round sees it.
@@ -207,8 +234,19 @@ class BoundedBatchProcessor(Generic[T]):
                 with self._idle:
                     flush_target = self._flush_requests
                 flushing = stopping or flush_target > self._flushes_done
-                due = time.monotonic() >= next_export
-                self._drain(full_only=not (due or flushing))
+                now = time.monotonic()
+                due = now >= next_export
+                if self._holding and not flushing:
+                    if now >= self._retry_at:
+                        if self._endpoint_up():
+                            self._release()
+                            due = True  # up again: send what is queued now
+                        else:
+                            self._back_off()
+                    if self._holding:
+                        self._report_losses()
+                        continue
+                self._drain(full_only=not (due or flushing), flushing=flushing)
                 if due or flushing:
                     next_export = time.monotonic() + delay
                 self._report_losses()
@@ -221,7 +259,42 @@ class BoundedBatchProcessor(Generic[T]):
             if token is not None:
                 otel_context.detach(token)  # type: ignore[arg-type]
 
-    def _drain(self, full_only: bool) -> None:
+    def _endpoint_up(self) -> bool:
+        try:
+            return self._reachable is None or bool(self._reachable())
+        except Exception:
+            return True  # a check that fails says nothing: let the exporter try
+
+    def _back_off(self) -> None:
+        """Wait before the next try; the caller stops waking the worker."""
+        self._failures += 1
+        delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(self._failures - 1, 16))
+        self._retry_at = time.monotonic() + delay
+        self._holding = True
+        self._wake_at = sys.maxsize
+
+    def _release(self) -> None:
+        self._holding = False
+        self._wake_at = self.settings.max_batch_size
+
+    def _fail_queued(self) -> None:
+        """The endpoint is down at a flush or shutdown: what is queued cannot
+        go; count it failed now rather than wait out the exporter's retries."""
+        queue = self._queue
+        failed = 0
+        try:
+            while True:
+                queue.popleft()
+                failed += 1
+        except IndexError:
+            pass
+        self._taken += failed
+        self._failed += failed
+
+    def _drain(self, full_only: bool, flushing: bool = False) -> None:
+        if self._failures and flushing and not self._endpoint_up():
+            self._fail_queued()
+            return
         queue = self._queue
         size = self.settings.max_batch_size
         while len(queue) >= size or (queue and not full_only):
@@ -249,9 +322,18 @@ class BoundedBatchProcessor(Generic[T]):
                 self._discarded += len(batch)
             elif delivered:
                 self._exported += len(batch)
+                self._failures = 0
+                if self._holding:
+                    self._release()
             else:
                 self._failed += len(batch)
                 self._check_refused()
+                self._back_off()
+                if not flushing:
+                    return  # the next try after the backoff
+                if not self._endpoint_up():
+                    self._fail_queued()
+                    return
 
     def _check_refused(self) -> None:
         """After the first failed export: does the endpoint take this signal at all?"""
@@ -343,10 +425,11 @@ class _ExporterBatch:
         exporter: Any,
         settings: BatchSettings,
         probe: Optional[Callable[[], Optional[str]]] = None,
+        reachable: Optional[Callable[[], bool]] = None,
     ) -> None:
         self.exporter = exporter
         self.batch: BoundedBatchProcessor[Any] = BoundedBatchProcessor(
-            self.signal, self._export, exporter.shutdown, settings, probe
+            self.signal, self._export, exporter.shutdown, settings, probe, reachable
         )
 
     def _export(self, items: Sequence[Any]) -> bool:
