@@ -61,8 +61,9 @@ from ..channels.console import console_handler
 from ..channels.jsonlines import JSON_LINES_STATS, JsonLinesFileHandler
 from ..channels.stdlib import LOGGER_NAME
 from ..fields.urls import shown_url
-from ..otel.internals import is_placeholder_logger_provider
+from ..otel.internals import is_placeholder_logger_provider, use_log_encoder
 from .config import ExportConfig, SignalConfig, resolve_export_config
+from .encoding import encode_log_records
 from .processor import ExportStats, LogProcessor, SpanBatchProcessor
 
 __all__ = ["ExportConfig", "Pipeline", "resolve_export_config"]
@@ -139,13 +140,18 @@ def _exporter(signal_name: str, signal: SignalConfig) -> Any:
         tls["client_key_file"] = signal.client_key
     if signal.client_certificate:
         tls["client_certificate_file"] = signal.client_certificate
-    return exporter_class(
+    exporter = exporter_class(
         endpoint=signal.endpoint,
         headers=dict(signal.headers),
         timeout=signal.timeout,
         compression=Compression.Gzip if gzip else Compression.NoCompression,
         **tls,
     )
+    if signal_name == "logs":
+        # ~3x faster than the SDK's encoder, same bytes (see .encoding): the
+        # export thread keeps up with a busier caller.
+        use_log_encoder(exporter, encode_log_records)
+    return exporter
 
 
 _FIX = {

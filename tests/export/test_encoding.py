@@ -1,0 +1,212 @@
+"""opslog's OTLP log encoder writes exactly the SDK's bytes, and the exporter uses it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+from opslog import _diagnostics
+from opslog.export.encoding import encode_log_records
+from opslog.otel import internals
+
+from ..otlp_receiver import OtlpReceiver, attributes_of
+
+_texts = st.text(max_size=40)  # any Unicode, empty included
+_scalars = st.one_of(
+    _texts,
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+_values = st.one_of(
+    _scalars,
+    st.lists(_texts, max_size=4).map(tuple),
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=4).map(tuple),
+    st.binary(max_size=10),
+)
+_records = st.lists(
+    st.fixed_dictionaries(
+        {
+            "logger": st.sampled_from(["opslog", "other", "third"]),
+            "body": _texts,
+            "attributes": st.dictionaries(st.text(min_size=1, max_size=12), _values, max_size=8),
+            "severity": st.sampled_from([None, SeverityNumber.INFO, SeverityNumber.ERROR]),
+            "severity_text": st.one_of(st.none(), st.sampled_from(["INFO", "ERROR", ""])),
+            "event_name": st.one_of(st.none(), st.sampled_from(["step_info", "", "step_é"])),
+            "trace": st.sampled_from([0, 1, 2**128 - 1]),
+            "timestamp": st.one_of(st.none(), st.integers(min_value=0, max_value=2**64 - 1)),
+        }
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _emit(records: Sequence[dict[str, Any]], resource: Resource) -> list[Any]:
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    for record in records:
+        context = None
+        if record["trace"]:
+            span = NonRecordingSpan(
+                SpanContext(record["trace"], 7, False, TraceFlags(TraceFlags.SAMPLED))
+            )
+            context = set_span_in_context(span)
+        provider.get_logger(record["logger"], "1.0").emit(
+            timestamp=record["timestamp"],
+            context=context,
+            severity_number=record["severity"],
+            severity_text=record["severity_text"],
+            body=record["body"],
+            attributes=record["attributes"],
+            event_name=record["event_name"],
+        )
+    return list(exporter.get_finished_logs())
+
+
+RESOURCE = Resource.create({"service.name": "svc", "tags": ("a", "b"), "count": 3})
+
+
+@given(_records)
+@settings(max_examples=300, deadline=None)
+def test_the_bytes_are_the_sdks_for_any_record_the_fast_path_takes(
+    records: list[dict[str, Any]],
+) -> None:
+    batch = _emit(records, RESOURCE)
+    assert encode_log_records(batch) == encode_logs(batch).SerializeToString()
+
+
+def test_opslog_records_are_encoded_like_the_sdk_encodes_them() -> None:
+    import opslog
+    from opslog.testing import capture_events
+
+    with capture_events() as capture:
+        for n in range(20):
+            with opslog.new_operation_logger("job-1").operation("failover") as op:
+                step = op.start_step("snapshot")
+                step.info("working", {"vm_id": f"vm-{n}", "size_gb": n, "ok": True, "x": n / 3})
+                step.end_step()
+    batch = list(capture.log_records)
+    assert len(batch) == 100
+    assert encode_log_records(batch) == encode_logs(batch).SerializeToString()
+
+
+@pytest.mark.parametrize(
+    "body", [{"a": 1}, ["x", 1], None], ids=["mapping body", "list body", "no body"]
+)
+def test_what_only_the_sdk_writes_is_left_to_it(body: object) -> None:
+    batch = _emit(
+        [
+            {
+                "logger": "x",
+                "body": body,
+                "attributes": {"a": "b"},
+                "severity": None,
+                "severity_text": None,
+                "event_name": None,
+                "trace": 0,
+                "timestamp": 1,
+            }
+        ],
+        RESOURCE,
+    )
+    assert encode_log_records(batch) is None
+
+
+def test_nan_and_negative_zero_keep_their_bits() -> None:
+    records = [
+        {
+            "logger": "x",
+            "body": "m",
+            "attributes": {"v": value},
+            "severity": None,
+            "severity_text": None,
+            "event_name": None,
+            "trace": 0,
+            "timestamp": 1,
+        }
+        for value in (0.0, -0.0, math.nan, 0.0, -0.0)
+    ]
+    batch = _emit(records, RESOURCE)
+    assert encode_log_records(batch) == encode_logs(batch).SerializeToString()
+
+
+# -- the exporter ------------------------------------------------------------------------
+def _records_for(receiver: OtlpReceiver) -> list[dict[str, Any]]:
+    return [
+        {"body": r.body.string_value, **attributes_of(r.attributes)}
+        for request in receiver.received.log_requests
+        for resource_logs in request.resource_logs
+        for scope_logs in resource_logs.scope_logs
+        for r in scope_logs.log_records
+    ]
+
+
+def _batch(n: int) -> list[Any]:
+    records = [
+        {
+            "logger": "opslog",
+            "body": f"message {i}",
+            "attributes": {"i": i, "vm": f"vm-{i}"},
+            "severity": SeverityNumber.INFO,
+            "severity_text": "INFO",
+            "event_name": "step_info",
+            "trace": 5,
+            "timestamp": 10 + i,
+        }
+        for i in range(n)
+    ]
+    return _emit(records, RESOURCE)
+
+
+def test_only_the_one_exporter_is_changed_and_it_delivers() -> None:
+    receiver = OtlpReceiver().start_http()
+    try:
+        endpoint = f"http://127.0.0.1:{receiver.http_port}/v1/logs"
+        ours, theirs = OTLPLogExporter(endpoint=endpoint), OTLPLogExporter(endpoint=endpoint)
+        assert internals.use_log_encoder(ours, encode_log_records)
+        assert "export" in vars(ours) and "export" not in vars(theirs)
+        assert ours.export(_batch(3)).name == "SUCCESS"
+        assert theirs.export(_batch(2)).name == "SUCCESS"
+        received = _records_for(receiver)
+        assert received == [
+            {"body": f"message {i}", "i": i, "vm": f"vm-{i}"} for i in (0, 1, 2, 0, 1)
+        ]
+    finally:
+        receiver.stop()
+
+
+def test_an_encoder_whose_bytes_differ_is_dropped_for_the_sdks() -> None:
+    internals._reported.discard("encode_logs")
+    before = _diagnostics.diagnostics().get(_diagnostics.SDK_FALLBACK, 0)
+    receiver = OtlpReceiver().start_http()
+    try:
+        exporter = OTLPLogExporter(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/logs")
+        calls: list[int] = []
+
+        def wrong(batch: Sequence[Any]) -> bytes:
+            calls.append(len(batch))
+            return b"\x0a\x00"  # valid protobuf, but not these records
+
+        assert internals.use_log_encoder(exporter, wrong)
+        assert exporter.export(_batch(2)).name == "SUCCESS"
+        assert exporter.export(_batch(1)).name == "SUCCESS"
+        assert calls == [2]  # checked once, never used again
+        assert [r["i"] for r in _records_for(receiver)] == [0, 1, 0]
+        assert _diagnostics.diagnostics().get(_diagnostics.SDK_FALLBACK, 0) == before + 1
+    finally:
+        receiver.stop()
+        internals._reported.discard("encode_logs")
