@@ -307,6 +307,18 @@ def _atomic(pattern: str, name: str) -> str:
     return rf"(?=(?P<{name}>{pattern}))(?P={name})"
 
 
+#: What the text must contain for each rule of :func:`_keyword_rules` (in
+#: its order) to match at all: every group, one character of each. A rule
+#: whose characters are absent is not run (a text of flags holds no ``=``
+#: for the pair rule to look for).
+_KEYWORD_RULE_NEEDS: Final = (
+    (("?", "&", ";"), ("=",)),  # the query parameter
+    (("-",),),  # the flag
+    (("=", ":"),),  # the pair: every separator has one of these
+    (("<",), (">",)),  # the XML element
+)
+
+
 def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
     """The rules that start from a sensitive key, for the lower-cased text.
 
@@ -325,7 +337,7 @@ def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
         # --password S, --password=S, and a list's repr ('--password', 'S').
         (
             re.compile(
-                rf"(?<![\w-])--?(?:[a-z0-9]{{1,20}}[_\-]){{0,3}}(?:{keywords})"
+                rf"-(?<![\w-]-)-?(?:[a-z0-9]{{1,20}}[_\-]){{0,3}}(?:{keywords})"
                 + _atomic(r"[a-z0-9_\-]{0,40}", "t")
                 + r"(?:[\"'],[ \t]{0,4}[\"']|[ \t]{1,8}|=)(?!-)(?P<w>[^\s\"']+)"
             ),
@@ -528,7 +540,11 @@ class Redactor:
                 words = _text_words(source)
                 keywords.setdefault(words[0], []).append(r"[_.\- ]?".join(map(re.escape, words)))
         for word in self.sensitive_words:
-            keywords.setdefault(word, []).append(rf"(?<![a-z]){re.escape(word)}(?![a-z])")
+            # "Not after a letter" is checked after the word, so that every
+            # alternative starts with a literal: the regex engine then skips
+            # ahead to the positions where one could start.
+            literal = re.escape(word)
+            keywords.setdefault(word, []).append(rf"{literal}(?<![a-z]{literal})(?![a-z])")
         self._keywords = tuple(
             (literal, "|".join(dict.fromkeys(patterns))) for literal, patterns in keywords.items()
         )
@@ -620,8 +636,10 @@ class Redactor:
         lower = _lower(text)
         present = tuple(pattern for literal, pattern in self._keywords if literal in lower)
         if present:
-            for pattern, strength in self._keyword_rules(present):
-                _spans_of(pattern, lower, strength, spans)
+            rules = self._keyword_rules(present)
+            for (pattern, strength), needs in zip(rules, _KEYWORD_RULE_NEEDS):
+                if all(any(c in lower for c in group) for group in needs):
+                    _spans_of(pattern, lower, strength, spans)
         for literal, pattern, on_lower in _FIXED_RULES:
             subject = lower if on_lower else text
             if literal in subject:
