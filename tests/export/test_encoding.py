@@ -11,6 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
+    OTLPLogExporter as GrpcLogExporter,
+)
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
@@ -172,18 +175,27 @@ def _batch(n: int) -> list[Any]:
     return _emit(records, RESOURCE)
 
 
-def test_only_the_one_exporter_is_changed_and_it_delivers() -> None:
-    receiver = OtlpReceiver().start_http()
+def _exporter(receiver: OtlpReceiver, protocol: str) -> Any:
+    if protocol == "grpc":
+        return GrpcLogExporter(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True)
+    return OTLPLogExporter(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/logs")
+
+
+@pytest.mark.parametrize(
+    ("protocol", "method"), [("http/protobuf", "export"), ("grpc", "_translate_data")]
+)
+def test_only_the_one_exporter_is_changed_and_it_delivers(protocol: str, method: str) -> None:
+    receiver = OtlpReceiver().start_grpc().start_http()
     try:
-        endpoint = f"http://127.0.0.1:{receiver.http_port}/v1/logs"
-        ours, theirs = OTLPLogExporter(endpoint=endpoint), OTLPLogExporter(endpoint=endpoint)
+        ours, theirs = _exporter(receiver, protocol), _exporter(receiver, protocol)
         assert internals.use_log_encoder(ours, encode_log_records)
-        assert "export" in vars(ours) and "export" not in vars(theirs)
+        assert method in vars(ours) and method not in vars(theirs)
         assert ours.export(_batch(3)).name == "SUCCESS"
+        assert ours.export(_batch(2)).name == "SUCCESS"  # past the one-time check
         assert theirs.export(_batch(2)).name == "SUCCESS"
         received = _records_for(receiver)
         assert received == [
-            {"body": f"message {i}", "i": i, "vm": f"vm-{i}"} for i in (0, 1, 2, 0, 1)
+            {"body": f"message {i}", "i": i, "vm": f"vm-{i}"} for i in (0, 1, 2, 0, 1, 0, 1)
         ]
     finally:
         receiver.stop()

@@ -22,9 +22,9 @@ private name                      what for                      public fallback
 ``INSTRUMENTATION_KEY``           calls are not instrumented
 ``_logs._internal.``              tell the API's placeholder    its class name
 ``ProxyLoggerProvider``           provider from an app's own
-the OTLP/HTTP log exporter's      encode log records ~3x        the SDK's ``encode_logs``
-``export`` calling the module     faster, same bytes (checked   (also for a batch it does
-name ``encode_logs``              once: use_log_encoder)        not handle)
+the OTLP log exporters calling    encode log records ~3x        the SDK's ``encode_logs``
+the module name ``encode_logs``   faster, same bytes (checked   (also for a batch it does
+(``export``, ``_translate_data``) once: use_log_encoder)        not handle)
 ================================  ============================  ==========================
 
 The ready-event fast path is used only with SDK versions opslog was tested
@@ -282,25 +282,40 @@ class _Serialized:
 
 
 def use_log_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> bool:
-    """Make this one ``exporter`` (an OTLP/HTTP log exporter) serialise its
-    batches with ``encode`` instead of the SDK's ``encode_logs``; True if done.
+    """Make this one OTLP log ``exporter`` (HTTP or gRPC) serialise its batches
+    with ``encode`` instead of the SDK's ``encode_logs``; True if done.
 
-    The exporter's ``export`` calls the module-level name ``encode_logs``
-    and then ``SerializeToString()``. This instance gets a copy of its
-    ``export`` function whose globals map that name to ``encode`` (any other
-    exporter, the application's included, is untouched): retries, headers,
-    compression and timeouts stay the SDK's. ``encode`` may return ``None``
-    for a batch it does not handle: the SDK's encoder does that batch. The
-    first batch ``encode`` handles is also encoded by the SDK and the two
-    compared byte for byte: if they differ, the SDK's encoder is used from
-    then on (reported as ``sdk_fallback``).
+    The HTTP exporter's ``export`` calls the module-level name
+    ``encode_logs`` and then ``SerializeToString()``; the gRPC exporter's
+    ``_translate_data`` returns ``encode_logs(batch)``, a message it sends.
+    This instance gets a copy of that function whose globals map the name to
+    ``encode`` (any other exporter, the application's included, is
+    untouched): retries, headers, compression and timeouts stay the SDK's.
+    For gRPC the bytes are parsed back into the request message (in C, a
+    fraction of the SDK's encoding cost). ``encode`` may return ``None`` for
+    a batch it does not handle: the SDK's encoder does that batch. The first
+    batch ``encode`` handles is also encoded by the SDK and the two compared
+    byte for byte: if they differ, the SDK's encoder is used from then on
+    (reported as ``sdk_fallback``).
     """
     name = "encode_logs"
     try:
-        export = type(exporter).export
-        if name not in export.__code__.co_names:
-            raise LookupError(f"export does not call {name}")
-        sdk_encode = export.__globals__[name]
+        method = "export"
+        function = type(exporter).export
+        if name not in function.__code__.co_names:
+            method = "_translate_data"
+            function = type(exporter)._translate_data
+        if name not in function.__code__.co_names:
+            raise LookupError(f"neither export nor _translate_data calls {name}")
+        sdk_encode = function.__globals__[name]
+        if method == "export":
+            ready: Callable[[bytes], Any] = _Serialized
+        else:
+            from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+                ExportLogsServiceRequest,
+            )
+
+            ready = ExportLogsServiceRequest.FromString
     except Exception as exc:
         _fell_back(name, exc)
         return False
@@ -321,18 +336,18 @@ def use_log_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> 
             if not verified[0]:
                 _fell_back(name, ValueError("opslog's encoding differs from the SDK's"))
                 return reference
-        return _Serialized(data)
+        return ready(data)
 
     try:
         import types
 
-        scope = dict(export.__globals__)
+        scope = dict(function.__globals__)
         scope[name] = encode_logs
         patched = types.FunctionType(
-            export.__code__, scope, export.__name__, export.__defaults__, export.__closure__
+            function.__code__, scope, function.__name__, function.__defaults__, function.__closure__
         )
-        patched.__kwdefaults__ = export.__kwdefaults__
-        exporter.export = types.MethodType(patched, exporter)
+        patched.__kwdefaults__ = function.__kwdefaults__
+        setattr(exporter, method, types.MethodType(patched, exporter))
     except Exception as exc:
         _fell_back(name, exc)
         return False
