@@ -69,7 +69,7 @@ class BatchSettings:
     The defaults were chosen by ``benchmarks/throughput.py``: with 2048/512
     (the SDK's) opslog delivered 42% of log records at about 8,400 events/s
     over OTLP/HTTP, larger batches delivered more. The price is memory while
-    the queue is full (~90 MB more with the collector down, bounded);
+    the queue is full (~80 MB more with the collector down, bounded);
     ``benchmarks/README.md`` has the runs.
     """
 
