@@ -38,7 +38,7 @@ _pack_fixed32 = struct.Struct("<I").pack
 #: messages repeat endlessly. Dropped whole when full.
 _pair_cache: dict[tuple[str, object], bytes] = {}
 _PAIR_CACHE_SIZE = 8192
-#: Values longer than this are not remembered.
+#: Keys or values longer than this are not remembered (the memory is bounded).
 _CACHED_TEXT = 128
 
 
@@ -87,15 +87,15 @@ def _any_value(value: Any) -> bytes:
 def _key_value(key: str, value: Any) -> bytes:
     """A ``KeyValue`` message, length first, without its field tag (6 in a
     LogRecord, 1 in a Resource, 3 in a scope: the caller adds it)."""
+    if type(key) is not str:
+        raise _Unsupported
     # Only texts are remembered (a float key would confuse 0.0 and -0.0).
-    cacheable = type(value) is str and len(value) <= _CACHED_TEXT
+    cacheable = type(value) is str and len(value) <= _CACHED_TEXT and len(key) <= _CACHED_TEXT
     if cacheable:
         cache_key = (key, value)
         done = _pair_cache.get(cache_key)
         if done is not None:
             return done
-    if type(key) is not str:
-        raise _Unsupported
     key_bytes = key.encode("utf-8")
     payload = (b"\x0a" + _varint(len(key_bytes)) + key_bytes if key_bytes else b"") + _field(
         2, _any_value(value)
