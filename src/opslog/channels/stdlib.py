@@ -39,6 +39,10 @@ LOGRECORD_ATTRIBUTES = (
 )
 
 
+#: The names a field may not take on a record (the message is dropped, not renamed).
+_CLASHING = LOGRECORD_ATTRIBUTES - {FIELD_MESSAGE}
+
+
 class StdlibChannel:
     name = "logging"
 
@@ -57,14 +61,21 @@ def _record(event: Event) -> logging.LogRecord:
     timestamp = event.timestamp
     record.created = timestamp / 1e9
     record.msecs = (timestamp // 1_000_000) % 1000
-    fields: dict[str, Any] = {}
-    for key, value in event.attributes.items():
-        if key == FIELD_MESSAGE:
-            continue  # it is the record's message already
-        if key in LOGRECORD_ATTRIBUTES:
-            key = "fields." + key
-        fields[key] = value
-    record.__dict__.update(fields)
+    attributes = event.attributes
+    data = record.__dict__
+    if _CLASHING.isdisjoint(attributes):
+        # The common case, in C: no field is named like the record's own data.
+        data.update(attributes)
+        data.pop(FIELD_MESSAGE, None)  # it is the record's message already
+    else:
+        fields: dict[str, Any] = {}
+        for key, value in attributes.items():
+            if key == FIELD_MESSAGE:
+                continue
+            if key in LOGRECORD_ATTRIBUTES:
+                key = "fields." + key
+            fields[key] = value
+        data.update(fields)
     # The event's whole field dict, original keys, message included.
     record.opslog = event.all_attributes()
     record.span_id = event.source.span_id

@@ -148,6 +148,7 @@ class Scope:
         "_parent_span_id": None,
         "_required": None,
         "_span_context": None,
+        "_span_id": None,
         "_started": None,
         "_step_field": None,
         "correlation_id": "The correlation id: the trace id, 32 lowercase hex digits.",
@@ -237,6 +238,7 @@ class Scope:
             )
         self.span = span
         self._span_context = span.get_span_context()
+        self._span_id: Optional[str] = None  # its hex form, made when first read
         # A step's parent span id is formatted when first read (rarely).
         self._parent_span_id = None if parent is not None else _root_parent_id(parent_context)
         self._add_span_event: SpanEventAdder = span_event_adder(span)
@@ -311,7 +313,10 @@ class Scope:
     @property
     def span_id(self) -> str:
         """The span id, 16 hex digits."""
-        return format(self._span_context.span_id, "016x")
+        hex_id = self._span_id
+        if hex_id is None:
+            hex_id = self._span_id = format(self._span_context.span_id, "016x")
+        return hex_id
 
     @property
     def parent_span_id(self) -> str:
