@@ -40,6 +40,7 @@ STATUS_REPLACED = "status_replaced"
 JSON_LINES_LOSS = "json_lines_loss"
 SDK_FALLBACK = "sdk_fallback"
 EXPORT_UNSUPPORTED = "export_unsupported"
+EXPORT_UNREACHABLE = "export_unreachable"
 
 _LOUD_REPORTS = 5  # per kind, then DEBUG
 
@@ -79,7 +80,9 @@ def diagnostics() -> dict[str, int]:
     lines file could not take, e.g. a full disk) and ``sdk_fallback`` (a private
     OpenTelemetry name opslog uses did not work; the public API is used) and
     ``export_unsupported`` (the endpoint does not take a signal at all: said
-    once, with the fix; that signal is no longer sent).
+    once, with the fix; that signal is no longer sent) and
+    ``export_unreachable`` (the endpoint accepts no connection: said once per
+    outage; items wait in the queue until it does).
     """
     with _lock:
         return dict(_counts)

@@ -16,15 +16,16 @@ guarantees the hot path and process exit rely on:
 * **losses are counted**: items dropped from the queue and items in batches
   the exporter failed to deliver are counted (:meth:`ExportStats`) and
   reported as self-diagnostics from the worker, never on the hot path;
-* **a collector that is down costs the caller nothing**: after a failed
-  export the worker backs off (1 s, doubling up to 5 s) and, before it
-  encodes the next batch, checks that the endpoint accepts a connection at
-  all (``reachable``: a TCP connect). While the endpoint is down nothing is
-  encoded or sent; the queue keeps the newest items and drops (counts) the
-  oldest, and export resumes within 5 s of the collector's return. A flush
-  or shutdown with the endpoint down fails what is queued at once, without
-  waiting for the exporter's retries. (The OTLP exporters encode a batch
-  before they find the collector down, then retry it for their whole
+* **a collector that is down costs the caller nothing**: before its first
+  export, and after a failed one, the worker checks that the endpoint
+  accepts a connection at all (``reachable``: a TCP connect); if it does
+  not, or the export failed, it backs off (1 s, doubling up to 5 s) and
+  says so once (``export_unreachable``). While the endpoint is down nothing
+  is encoded or sent; the queue keeps the newest items and drops (counts)
+  the oldest, and export resumes within 5 s of the collector's return. A
+  flush or shutdown with the endpoint down fails what is queued at once,
+  without waiting for the exporter's retries. (The OTLP exporters encode a
+  batch before they find the collector down, then retry it for their whole
   timeout: done batch after batch, that work slowed the caller ~1.4x.)
 """
 
@@ -185,6 +186,8 @@ class BoundedBatchProcessor(Generic[T]):
         # Backing off after a failure: the worker waits until _retry_at, and
         # the caller stops waking it (its wake threshold is out of reach).
         self._failures = 0  # consecutive failed exports (the backoff grows with them)
+        self._endpoint_seen = False  # the endpoint has accepted a connection once
+        self._unreachable_reported = False
         self._holding = False
         self._retry_at = 0.0
         self._wake_at = self.settings.max_batch_size
@@ -242,6 +245,7 @@ class BoundedBatchProcessor(Generic[T]):
                             self._release()
                             due = True  # up again: send what is queued now
                         else:
+                            self._report_unreachable()
                             self._back_off()
                     if self._holding:
                         self._report_losses()
@@ -273,8 +277,21 @@ class BoundedBatchProcessor(Generic[T]):
         self._holding = True
         self._wake_at = sys.maxsize
 
+    def _report_unreachable(self) -> None:
+        """Say once per outage that the endpoint takes no connection."""
+        if self._unreachable_reported:
+            return
+        self._unreachable_reported = True
+        _diagnostics.report(
+            _diagnostics.EXPORT_UNREACHABLE,
+            f"the collector accepts no connection: {self.signal} wait in the queue "
+            f"(the newest {self.settings.max_queue_size}; older ones are counted as "
+            f"dropped) and are sent once it does; checked every {BACKOFF_MAX:g} s at most",
+        )
+
     def _release(self) -> None:
         self._holding = False
+        self._unreachable_reported = False
         self._wake_at = self.settings.max_batch_size
 
     def _fail_queued(self) -> None:
@@ -292,9 +309,17 @@ class BoundedBatchProcessor(Generic[T]):
         self._failed += failed
 
     def _drain(self, full_only: bool, flushing: bool = False) -> None:
-        if self._failures and flushing and not self._endpoint_up():
-            self._fail_queued()
-            return
+        if (self._failures or not self._endpoint_seen) and self._queue:
+            # Before the first export, and after a failure: is anyone there?
+            if not self._endpoint_up():
+                self._report_unreachable()
+                if flushing:
+                    self._fail_queued()
+                else:
+                    self._back_off()
+                return
+            self._endpoint_seen = True
+            self._unreachable_reported = False
         queue = self._queue
         size = self.settings.max_batch_size
         while len(queue) >= size or (queue and not full_only):
