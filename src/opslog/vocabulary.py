@@ -137,7 +137,7 @@ class Level(enum.IntEnum):
     @property
     def severity_text(self) -> str:
         """The OpenTelemetry severity text (``DEBUG``/``INFO``/``WARN``/``ERROR``)."""
-        return self.name
+        return _SEVERITY_TEXTS[self]  # a dict read: Enum.name is slow, and read per event
 
     @classmethod
     def parse(cls, value: object) -> Level:
@@ -164,6 +164,8 @@ class Level(enum.IntEnum):
         )
 
 
+#: Each level's OpenTelemetry severity text.
+_SEVERITY_TEXTS: Final[dict[int, str]] = {level: level.name for level in Level}
 _SEVERITY: dict[Level, Any] = {}
 
 

@@ -47,6 +47,10 @@ class EventSource(Protocol):
 
     def _add_span_event(self, name: str, attributes: Any, timestamp: int) -> None: ...
 
+    def _sdk_context(self) -> Context:
+        """Its context with the SDK span itself current (for the SDK's log records)."""
+        ...
+
 
 class Event:
     """One event, ready for the channels. Built once, read by every channel."""

@@ -241,7 +241,7 @@ class _Parent(Scope):
             job_id=self.job_id,
             trace_id=owner._trace_id,
             parent=self,
-            parent_context=self._context_for_children(),
+            parent_context=self._sdk_context(),
             logger=owner.logger,
             parent_step=self.name if on_step else None,
         )
@@ -400,7 +400,7 @@ class StepContext(_Parent):
             operation._required,
             name,
             parent,
-            parent._context_for_children(),
+            parent._sdk_context(),
             attributes,
             parent_step=parent_step,
         )

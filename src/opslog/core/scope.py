@@ -137,7 +137,6 @@ class Scope:
         "__weakref__": None,
         "_add_span_event": None,
         "_base_context": None,
-        "_children_context": None,
         "_closing": None,
         "_context": None,
         "_event_tail": None,
@@ -147,6 +146,7 @@ class Scope:
         "_outer_context": None,
         "_parent_span_id": None,
         "_required": None,
+        "_sdk_span_context": None,
         "_span_context": None,
         "_span_id": None,
         "_started": None,
@@ -247,7 +247,7 @@ class Scope:
             # So any propagator (ours, or auto-instrumentation's) carries the job.
             base = with_job_baggage(base, self.job_id, self.correlation_id)
         self._base_context = base
-        self._children_context: Optional[Context] = None
+        self._sdk_span_context: Optional[Context] = None
         self._context: Any = _scope_context(self, base)
         self._started = time.perf_counter()
         if refused:
@@ -279,17 +279,16 @@ class Scope:
         )
         return self.otel_context
 
-    def _context_for_children(self) -> Context:
-        """The context its steps and child operations start under: its base
-        with its SDK span current itself, not the :class:`LiveSpan` (the SDK
-        reads the parent span several times per start; one context per
-        parent, made on its first child)."""
-        children = self._children_context
-        if children is None:
-            children = self._children_context = trace.set_span_in_context(
-                self.span, self._base_context
-            )
-        return children
+    def _sdk_context(self) -> Context:
+        """Its base context with its SDK span itself current, not the
+        :class:`LiveSpan`: what the SDK reads when it starts a child span or
+        stamps a log record (it reads the current span several times per
+        start; one context per scope, made when first needed). The span's ids
+        stay right after it ended (for events marked ``after_end``)."""
+        made = self._sdk_span_context
+        if made is None:
+            made = self._sdk_span_context = trace.set_span_in_context(self.span, self._base_context)
+        return made
 
     def _own_context(self) -> Optional[Context]:
         """The context this scope made current; ``None`` once it has ended
