@@ -126,6 +126,10 @@ class FieldCoercer:
         done = texts.get(value)
         if done is not None:
             return done
+        if len(value) <= self._max_length and self.redactor.leaves_unchanged(value):
+            # The common case for values that change (ids, paths): nothing to
+            # redact or cut, and nothing worth remembering.
+            return value
         if len(value) <= self._max_length and value.isascii():
             # The common case (short ASCII: nothing to re-encode or cut first).
             result = self.redactor.redact_text(value)

@@ -594,6 +594,18 @@ class Redactor:
         """Changes whenever a new secret value is remembered."""
         return self.known.generation
 
+    def leaves_unchanged(self, text: str) -> bool:
+        """True when :meth:`redact_text` would return ``text`` as it is,
+        decided cheaply: ASCII, no text rule can start in it, no extra
+        pattern configured, no known secret value remembered. (False means
+        "look closer", not "it holds a secret".)"""
+        return (
+            text.isascii()
+            and not self.extra_patterns
+            and self.known._state[0] is None
+            and not _rule_may_start(text)
+        )
+
     def redact_text(self, text: str) -> str:
         """Rewrite every secret inside ``text``: known values and the patterns."""
         return self._redact(text, with_known=True)
