@@ -691,8 +691,14 @@ import opslog
 mode = {mode!r}
 if mode == "up":
     endpoint = {endpoint!r}
-elif mode in ("down", "noop"):
+elif mode == "down":
     endpoint = f"http://127.0.0.1:{{free_port()}}"
+elif mode == "noop":
+    # A port that accepts connections (opslog checks that before its first
+    # export); nothing is ever sent to it: export is a no-op.
+    import socket
+    listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(16)
+    endpoint = f"http://127.0.0.1:{{listener.getsockname()[1]}}"
 else:
     hole = BlackHole(); endpoint = hole.endpoint
 if mode == "noop":

@@ -1,4 +1,4 @@
-"""OTLP log records to protobuf bytes, fast, for the OTLP/HTTP exporter.
+"""OTLP log records to protobuf bytes, fast, for the OTLP log exporters.
 
 The SDK's encoder builds a protobuf object for every record, attribute and
 value before it serialises them: about 37 µs per opslog log record, most of
@@ -9,13 +9,13 @@ and the bounded queue shed records. This module writes the same
 of the (key, value) pairs that repeat from record to record (the required
 fields, the message), several times faster.
 
-It takes only what opslog's records hold: a ``str`` body, attributes whose
-values are ``str``, ``bool``, ``int`` (64-bit) or ``float``, and the same
-resource and scope objects throughout a group. For anything else
-:func:`encode_log_records` returns ``None`` and the SDK's encoder does the
-batch. Its output is checked once against the SDK's, byte for byte, before
-it is used (:func:`opslog.export.pipeline` falls back to the SDK's encoder
-for good if they ever differ: a new field in a newer SDK, say).
+It takes what opslog's records hold: a ``str`` body and attribute values
+that are ``str``, ``bool``, ``int`` (64-bit), ``float``, ``bytes`` or
+sequences of those. For anything else :func:`encode_log_records` returns
+``None`` and the SDK's encoder does the batch. Its output is compared with
+the SDK's, byte for byte, on the first batch an exporter sends
+(:func:`opslog.otel.internals.use_log_encoder`, which switches to the SDK's
+encoder for good if they ever differ: a new field in a newer SDK, say).
 
 Records are grouped by their resource and scope objects (identity), in the
 order they first appear, as the SDK groups them (it groups equal objects;
