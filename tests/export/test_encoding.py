@@ -1,4 +1,4 @@
-"""opslog's OTLP log encoder writes exactly the SDK's bytes, and the exporter uses it."""
+"""opslog's OTLP encoders write exactly the SDK's bytes, and the exporters use them."""
 
 from __future__ import annotations
 
@@ -11,17 +11,35 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as encode_sdk_spans
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
     OTLPLogExporter as GrpcLogExporter,
 )
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcSpanExporter,
+)
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
 
 from opslog import _diagnostics
-from opslog.export.encoding import encode_log_records
+from opslog.export.encoding import encode_log_records, encode_spans
 from opslog.otel import internals
 
 from ..otlp_receiver import OtlpReceiver, attributes_of
@@ -222,3 +240,132 @@ def test_an_encoder_whose_bytes_differ_is_dropped_for_the_sdks() -> None:
     finally:
         receiver.stop()
         internals._reported.discard("encode_logs")
+
+
+# -- spans -------------------------------------------------------------------------------
+_span_specs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.text(max_size=20),
+            "kind": st.sampled_from(list(SpanKind)),
+            "attributes": st.dictionaries(st.text(min_size=1, max_size=12), _values, max_size=6),
+            "events": st.lists(
+                st.tuples(
+                    st.text(max_size=12),
+                    st.dictionaries(st.text(min_size=1, max_size=8), _values, max_size=4),
+                ),
+                max_size=4,
+            ),
+            "status": st.sampled_from(
+                [None, (StatusCode.OK, None), (StatusCode.ERROR, "boom"), (StatusCode.ERROR, "")]
+            ),
+            "parent": st.sampled_from(["none", "local", "remote"]),
+            "trace_state": st.sampled_from([None, (("vendor", "a1"),), (("x", "1"), ("y", "2"))]),
+        }
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+def _spans(specs: Sequence[dict[str, Any]], limits: Any = None) -> list[Any]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=RESOURCE, span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("opslog", "1.0")
+    for spec in specs:
+        context = None
+        if spec["parent"] != "none":
+            state = TraceState(list(spec["trace_state"] or ()))
+            parent = SpanContext(
+                2**100 + 3, 99, spec["parent"] == "remote", TraceFlags(TraceFlags.SAMPLED), state
+            )
+            context = set_span_in_context(NonRecordingSpan(parent))
+        span = tracer.start_span(
+            spec["name"], context=context, kind=spec["kind"], attributes=spec["attributes"]
+        )
+        for name, attributes in spec["events"]:
+            span.add_event(name, attributes)
+        if spec["status"] is not None:
+            span.set_status(Status(*spec["status"]))
+        span.end()
+    return list(exporter.get_finished_spans())
+
+
+@given(_span_specs)
+@settings(max_examples=300, deadline=None)
+def test_span_bytes_are_the_sdks_for_any_span_the_fast_path_takes(
+    specs: list[dict[str, Any]],
+) -> None:
+    batch = _spans(specs)
+    assert encode_spans(batch) == encode_sdk_spans(batch).SerializeToString()
+
+
+def test_dropped_counts_are_written_like_the_sdk_writes_them() -> None:
+    spec = {
+        "name": "s",
+        "kind": SpanKind.INTERNAL,
+        "attributes": {f"a{i}": i for i in range(5)},
+        "events": [(f"e{i}", {f"k{j}": j for j in range(5)}) for i in range(5)],
+        "status": None,
+        "parent": "local",
+        "trace_state": None,
+    }
+    limits = SpanLimits(max_span_attributes=2, max_events=3, max_event_attributes=2)
+    batch = _spans([spec], limits)
+    assert batch[0].dropped_attributes and batch[0].dropped_events
+    assert encode_spans(batch) == encode_sdk_spans(batch).SerializeToString()
+
+
+def test_opslog_spans_are_encoded_like_the_sdk_encodes_them() -> None:
+    import opslog
+    from opslog.testing import capture_events
+
+    with capture_events() as capture:
+        for n in range(10):
+            with opslog.new_operation_logger("job-1").operation("failover") as op:
+                step = op.start_step("snapshot")
+                step.info("working", {"vm_id": f"vm-{n}", "size_gb": n})
+                step.error("failed", RuntimeError("disk"))
+                step.end_step("failed")
+    batch = list(capture.spans)
+    assert len(batch) == 20
+    assert encode_spans(batch) == encode_sdk_spans(batch).SerializeToString()
+
+
+def test_spans_with_links_are_left_to_the_sdk() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    link = Link(SpanContext(5, 6, False, TraceFlags(1)))
+    provider.get_tracer("x").start_span("linked", links=[link]).end()
+    assert encode_spans(list(exporter.get_finished_spans())) is None
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_the_span_exporter_delivers_with_the_fast_encoder(protocol: str) -> None:
+    receiver = OtlpReceiver().start_grpc().start_http()
+    try:
+        if protocol == "grpc":
+            exporter: Any = GrpcSpanExporter(
+                endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True
+            )
+        else:
+            exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/traces")
+        assert internals.use_span_encoder(exporter, encode_spans)
+        before = _diagnostics.diagnostics().get(_diagnostics.SDK_FALLBACK, 0)
+        spec = {
+            "name": "step",
+            "kind": SpanKind.INTERNAL,
+            "attributes": {"step": "s"},
+            "events": [("step_info", {"vm": "vm-1"})],
+            "status": None,
+            "parent": "local",
+            "trace_state": None,
+        }
+        for _ in range(2):  # the checked batch, then one taken on trust
+            assert exporter.export(_spans([spec, spec])).name == "SUCCESS"
+        assert [s.name for _, s in receiver.spans()] == ["step"] * 4
+        assert _diagnostics.diagnostics().get(_diagnostics.SDK_FALLBACK, 0) == before
+    finally:
+        receiver.stop()

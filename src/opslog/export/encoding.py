@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-__all__ = ["encode_log_records"]
+__all__ = ["encode_log_records", "encode_spans"]
 
 _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
@@ -176,8 +176,10 @@ def _schema_url(url: Optional[str]) -> bytes:
     return b"\x1a" + _varint(len(data)) + data
 
 
-def _groups(batch: Iterable[Any]) -> list[tuple[Any, list[tuple[Any, list[bytes]]]]]:
-    """(resource, [(scope, encoded records)...]) in order of first appearance."""
+def _groups(
+    batch: Iterable[Any], encode: Callable[[Any], bytes]
+) -> list[tuple[Any, list[tuple[Any, list[bytes]]]]]:
+    """(resource, [(scope, encoded items)...]) in order of first appearance."""
     resources: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
     for record in batch:
         resource = record.resource
@@ -189,26 +191,100 @@ def _groups(batch: Iterable[Any]) -> list[tuple[Any, list[tuple[Any, list[bytes]
         group = scopes.get(id(scope))
         if group is None:
             group = scopes[id(scope)] = (scope, [])
-        group[1].append(_log_record(record))
+        group[1].append(encode(record))
     return [(resource, list(scopes.values())) for resource, scopes in resources.values()]
+
+
+def _request(batch: Sequence[Any], encode: Callable[[Any], bytes]) -> Optional[bytes]:
+    """An export request: resource groups (field 1), each with its resource,
+    its scope groups (field 2: scope, items, schema URL) and schema URL."""
+    try:
+        out: list[bytes] = []
+        for resource, scopes in _groups(batch, encode):
+            scope_groups = []
+            for scope, items in scopes:
+                payload = _scope(scope) + b"".join(items)
+                payload += _schema_url(scope.schema_url if scope is not None else None)
+                scope_groups.append(_field(2, payload))
+            payload = (
+                _resource(resource) + b"".join(scope_groups) + _schema_url(resource.schema_url)
+            )
+            out.append(_field(1, payload))
+        return b"".join(out)
+    except _Unsupported:
+        return None
+    except (AttributeError, TypeError, ValueError, OverflowError, KeyError):
+        return None  # an item of another shape: the SDK's encoder knows it
 
 
 def encode_log_records(batch: Sequence[Any]) -> Optional[bytes]:
     """The serialised ``ExportLogsServiceRequest`` of ``batch`` (SDK
     ``ReadableLogRecord``\\ s), or ``None`` when a record holds something only
     the SDK's encoder writes."""
-    try:
-        out: list[bytes] = []
-        for resource, scopes in _groups(batch):
-            scope_logs = []
-            for scope, records in scopes:
-                payload = _scope(scope) + b"".join(records)
-                payload += _schema_url(scope.schema_url if scope is not None else None)
-                scope_logs.append(_field(2, payload))
-            payload = _resource(resource) + b"".join(scope_logs) + _schema_url(resource.schema_url)
-            out.append(_field(1, payload))
-        return b"".join(out)
-    except _Unsupported:
-        return None
-    except (AttributeError, TypeError, ValueError, OverflowError):
-        return None  # a record of another shape: the SDK's encoder knows it
+    return _request(batch, _log_record)
+
+
+# -- spans -------------------------------------------------------------------------------
+#: SpanKind value -> the OTLP enum (INTERNAL is 1: 0 is "unspecified").
+_SPAN_KINDS = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5}
+#: SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, and with SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK.
+_LOCAL_PARENT, _REMOTE_PARENT = (
+    b"\x85\x01" + _pack_fixed32(0x100),
+    b"\x85\x01" + _pack_fixed32(0x300),
+)
+
+
+def _text(number: int, text: Optional[str]) -> bytes:
+    if not text:
+        return b""
+    data = text.encode("utf-8")
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def _span(span: Any) -> bytes:
+    if span.links:
+        raise _Unsupported  # rare for opslog's spans: the SDK writes them
+    context = span.get_span_context()
+    parts = [b"\x0a\x10" + context.trace_id.to_bytes(16, "big")]
+    parts.append(b"\x12\x08" + context.span_id.to_bytes(8, "big"))
+    trace_state = context.trace_state
+    if trace_state is not None:
+        parts.append(_text(3, ",".join([f"{k}={v}" for k, v in trace_state.items()])))
+    parent = span.parent
+    if parent:
+        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+    parts.append(_text(5, span.name))
+    parts.append(b"\x30" + _varint(_SPAN_KINDS[span.kind.value]))
+    if span.start_time:
+        parts.append(b"\x39" + _pack_fixed64(span.start_time))
+    if span.end_time:
+        parts.append(b"\x41" + _pack_fixed64(span.end_time))
+    parts.append(_attributes(b"\x4a", span.attributes))
+    if span.dropped_attributes:
+        parts.append(b"\x50" + _varint(span.dropped_attributes))
+    for event in span.events:
+        payload = b"\x09" + _pack_fixed64(event.timestamp) if event.timestamp else b""
+        payload += _text(2, event.name) + _attributes(b"\x1a", event.attributes)
+        if event.dropped_attributes:
+            payload += b"\x20" + _varint(event.dropped_attributes)
+        parts.append(_field(11, payload))
+    if span.dropped_events:
+        parts.append(b"\x60" + _varint(span.dropped_events))
+    if span.dropped_links:
+        parts.append(b"\x70" + _varint(span.dropped_links))
+    status = span.status
+    if status is not None:
+        payload = _text(2, status.description)
+        code = status.status_code.value
+        if code:
+            payload += b"\x18" + _varint(code)
+        parts.append(_field(15, payload))
+    parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
+    return _field(2, b"".join(parts))
+
+
+def encode_spans(batch: Sequence[Any]) -> Optional[bytes]:
+    """The serialised ``ExportTraceServiceRequest`` of ``batch`` (SDK
+    ``ReadableSpan``\\ s), or ``None`` when a span holds something only the
+    SDK's encoder writes (links, a value of another type)."""
+    return _request(batch, _span)

@@ -22,9 +22,10 @@ private name                      what for                      public fallback
 ``INSTRUMENTATION_KEY``           calls are not instrumented
 ``_logs._internal.``              tell the API's placeholder    its class name
 ``ProxyLoggerProvider``           provider from an app's own
-the OTLP log exporters calling    encode log records ~3x        the SDK's ``encode_logs``
-the module name ``encode_logs``   faster, same bytes (checked   (also for a batch it does
-(``export``, ``_translate_data``) once: use_log_encoder)        not handle)
+the OTLP exporters calling the    encode log records and spans  the SDK's encoder (also for
+module name ``encode_logs`` /     several times faster, same    a batch opslog's does not
+``encode_spans`` (``export``,     bytes (checked once:          handle)
+``_translate_data``)              :func:`use_encoder`)
 ================================  ============================  ==========================
 
 The ready-event fast path is used only with SDK versions opslog was tested
@@ -55,7 +56,9 @@ __all__ = [
     "span_event_adder",
     "suppress_instrumentation",
     "trace_state",
+    "use_encoder",
     "use_log_encoder",
+    "use_span_encoder",
 ]
 
 #: Adds one of opslog's events to a span: ``add(name, attributes, timestamp)``.
@@ -282,12 +285,37 @@ class _Serialized:
 
 
 def use_log_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> bool:
-    """Make this one OTLP log ``exporter`` (HTTP or gRPC) serialise its batches
-    with ``encode`` instead of the SDK's ``encode_logs``; True if done.
+    """:func:`use_encoder` for an OTLP log exporter (``encode_logs``)."""
+    return use_encoder(exporter, "encode_logs", encode)
 
-    The HTTP exporter's ``export`` calls the module-level name
-    ``encode_logs`` and then ``SerializeToString()``; the gRPC exporter's
-    ``_translate_data`` returns ``encode_logs(batch)``, a message it sends.
+
+def use_span_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> bool:
+    """:func:`use_encoder` for an OTLP span exporter (``encode_spans``)."""
+    return use_encoder(exporter, "encode_spans", encode)
+
+
+def _request_parser(name: str) -> Callable[[bytes], Any]:
+    if name == "encode_logs":
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+            ExportLogsServiceRequest,
+        )
+
+        return ExportLogsServiceRequest.FromString  # type: ignore[no-any-return]
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    return ExportTraceServiceRequest.FromString  # type: ignore[no-any-return]
+
+
+def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes]]) -> bool:
+    """Make this one OTLP ``exporter`` (HTTP or gRPC) serialise its batches
+    with ``encode`` instead of the SDK's encoder function ``name``
+    (``encode_logs`` or ``encode_spans``); True if done.
+
+    The HTTP exporters' ``export`` calls that module-level name and then
+    ``SerializeToString()`` (or ``SerializePartialToString()``); the gRPC
+    exporters' ``_translate_data`` returns its result, a message they send.
     This instance gets a copy of that function whose globals map the name to
     ``encode`` (any other exporter, the application's included, is
     untouched): retries, headers, compression and timeouts stay the SDK's.
@@ -298,7 +326,6 @@ def use_log_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> 
     byte for byte: if they differ, the SDK's encoder is used from then on
     (reported as ``sdk_fallback``).
     """
-    name = "encode_logs"
     try:
         method = "export"
         function = type(exporter).export
@@ -308,14 +335,7 @@ def use_log_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> 
         if name not in function.__code__.co_names:
             raise LookupError(f"neither export nor _translate_data calls {name}")
         sdk_encode = function.__globals__[name]
-        if method == "export":
-            ready: Callable[[bytes], Any] = _Serialized
-        else:
-            from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-                ExportLogsServiceRequest,
-            )
-
-            ready = ExportLogsServiceRequest.FromString
+        ready: Callable[[bytes], Any] = _Serialized if method == "export" else _request_parser(name)
     except Exception as exc:
         _fell_back(name, exc)
         return False
