@@ -62,6 +62,15 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
+def _text(tag: bytes, text: Optional[str]) -> bytes:
+    """A string field (``tag``: its key byte, field number << 3 | 2); an
+    empty or missing text is not written (proto3)."""
+    if not text:
+        return b""
+    data = text.encode("utf-8")
+    return tag + _varint(len(data)) + data
+
+
 def _any_value(value: Any) -> bytes:
     """The bytes of an ``AnyValue`` message (its oneof is always written)."""
     kind = type(value)
@@ -96,10 +105,7 @@ def _key_value(key: str, value: Any) -> bytes:
         done = _pair_cache.get(cache_key)
         if done is not None:
             return done
-    key_bytes = key.encode("utf-8")
-    payload = (b"\x0a" + _varint(len(key_bytes)) + key_bytes if key_bytes else b"") + _field(
-        2, _any_value(value)
-    )
+    payload = _text(b"\x0a", key) + _field(2, _any_value(value))
     encoded = _varint(len(payload)) + payload
     if cacheable:
         if len(_pair_cache) >= _PAIR_CACHE_SIZE:
@@ -123,9 +129,7 @@ def _log_record(record: Any) -> bytes:
     severity = getattr(log.severity_number, "value", None)
     if severity:
         parts.append(b"\x10" + _varint(severity))
-    if log.severity_text:
-        text = log.severity_text.encode("utf-8")
-        parts.append(b"\x1a" + _varint(len(text)) + text)
+    parts.append(_text(b"\x1a", log.severity_text))
     body = log.body
     if type(body) is not str:
         # SDK versions differ on a missing body (an empty AnyValue, or none).
@@ -145,10 +149,7 @@ def _log_record(record: Any) -> bytes:
     observed = log.observed_timestamp
     if observed:
         parts.append(b"\x59" + _pack_fixed64(observed))
-    event_name = getattr(log, "event_name", None)
-    if event_name:
-        name = event_name.encode("utf-8")
-        parts.append(b"\x62" + _varint(len(name)) + name)
+    parts.append(_text(b"\x62", getattr(log, "event_name", None)))
     return _field(2, b"".join(parts))
 
 
@@ -160,20 +161,8 @@ def _resource(resource: Any) -> bytes:
 def _scope(scope: Any) -> bytes:
     if scope is None:
         return b"\x0a\x00"  # the SDK writes an empty scope
-    parts = []
-    for number, text in ((1, scope.name), (2, scope.version)):
-        if text:
-            data = text.encode("utf-8")
-            parts.append(_varint(number << 3 | 2) + _varint(len(data)) + data)
-    parts.append(_attributes(b"\x1a", scope.attributes))
-    return _field(1, b"".join(parts))
-
-
-def _schema_url(url: Optional[str]) -> bytes:
-    if not url:
-        return b""
-    data = url.encode("utf-8")
-    return b"\x1a" + _varint(len(data)) + data
+    payload = _text(b"\x0a", scope.name) + _text(b"\x12", scope.version)
+    return _field(1, payload + _attributes(b"\x1a", scope.attributes))
 
 
 def _groups(
@@ -204,10 +193,10 @@ def _request(batch: Sequence[Any], encode: Callable[[Any], bytes]) -> Optional[b
             scope_groups = []
             for scope, items in scopes:
                 payload = _scope(scope) + b"".join(items)
-                payload += _schema_url(scope.schema_url if scope is not None else None)
+                payload += _text(b"\x1a", scope.schema_url if scope is not None else None)
                 scope_groups.append(_field(2, payload))
             payload = (
-                _resource(resource) + b"".join(scope_groups) + _schema_url(resource.schema_url)
+                _resource(resource) + b"".join(scope_groups) + _text(b"\x1a", resource.schema_url)
             )
             out.append(_field(1, payload))
         return b"".join(out)
@@ -234,13 +223,6 @@ _LOCAL_PARENT, _REMOTE_PARENT = (
 )
 
 
-def _text(number: int, text: Optional[str]) -> bytes:
-    if not text:
-        return b""
-    data = text.encode("utf-8")
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
 def _span(span: Any) -> bytes:
     if span.links:
         raise _Unsupported  # rare for opslog's spans: the SDK writes them
@@ -249,11 +231,11 @@ def _span(span: Any) -> bytes:
     parts.append(b"\x12\x08" + context.span_id.to_bytes(8, "big"))
     trace_state = context.trace_state
     if trace_state is not None:
-        parts.append(_text(3, ",".join([f"{k}={v}" for k, v in trace_state.items()])))
+        parts.append(_text(b"\x1a", ",".join([f"{k}={v}" for k, v in trace_state.items()])))
     parent = span.parent
     if parent:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-    parts.append(_text(5, span.name))
+    parts.append(_text(b"\x2a", span.name))
     parts.append(b"\x30" + _varint(_SPAN_KINDS[span.kind.value]))
     if span.start_time:
         parts.append(b"\x39" + _pack_fixed64(span.start_time))
@@ -264,7 +246,7 @@ def _span(span: Any) -> bytes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
     for event in span.events:
         payload = b"\x09" + _pack_fixed64(event.timestamp) if event.timestamp else b""
-        payload += _text(2, event.name) + _attributes(b"\x1a", event.attributes)
+        payload += _text(b"\x12", event.name) + _attributes(b"\x1a", event.attributes)
         if event.dropped_attributes:
             payload += b"\x20" + _varint(event.dropped_attributes)
         parts.append(_field(11, payload))
@@ -274,7 +256,7 @@ def _span(span: Any) -> bytes:
         parts.append(b"\x70" + _varint(span.dropped_links))
     status = span.status
     if status is not None:
-        payload = _text(2, status.description)
+        payload = _text(b"\x12", status.description)
         code = status.status_code.value
         if code:
             payload += b"\x18" + _varint(code)
