@@ -240,13 +240,9 @@ class BoundedBatchProcessor(Generic[T]):
                 now = time.monotonic()
                 due = now >= next_export
                 if self._holding and not flushing:
-                    if now >= self._retry_at:
-                        if self._endpoint_up():
-                            self._release()
-                            due = True  # up again: send what is queued now
-                        else:
-                            self._report_unreachable()
-                            self._back_off()
+                    if now >= self._retry_at and not self._nobody_there(flushing=False):
+                        self._release()
+                        due = True  # up again: send what is queued now
                     if self._holding:
                         self._report_losses()
                         continue
@@ -277,11 +273,24 @@ class BoundedBatchProcessor(Generic[T]):
         self._holding = True
         self._wake_at = sys.maxsize
 
+    def _nobody_there(self, flushing: bool) -> bool:
+        """Whether the endpoint takes no connection now. If so, it is said
+        once per outage, and what is queued fails at once (a flush or stop)
+        or waits out a backoff."""
+        if self._endpoint_up():
+            self._endpoint_seen = True
+            self._unreachable_reported = False
+            return False
+        if not self._unreachable_reported:
+            self._unreachable_reported = True
+            self._report_unreachable()
+        if flushing:
+            self._fail_queued()
+        else:
+            self._back_off()
+        return True
+
     def _report_unreachable(self) -> None:
-        """Say once per outage that the endpoint takes no connection."""
-        if self._unreachable_reported:
-            return
-        self._unreachable_reported = True
         _diagnostics.report(
             _diagnostics.EXPORT_UNREACHABLE,
             f"the collector accepts no connection: {self.signal} wait in the queue "
@@ -291,7 +300,6 @@ class BoundedBatchProcessor(Generic[T]):
 
     def _release(self) -> None:
         self._holding = False
-        self._unreachable_reported = False
         self._wake_at = self.settings.max_batch_size
 
     def _fail_queued(self) -> None:
@@ -309,17 +317,10 @@ class BoundedBatchProcessor(Generic[T]):
         self._failed += failed
 
     def _drain(self, full_only: bool, flushing: bool = False) -> None:
-        if (self._failures or not self._endpoint_seen) and self._queue:
-            # Before the first export, and after a failure: is anyone there?
-            if not self._endpoint_up():
-                self._report_unreachable()
-                if flushing:
-                    self._fail_queued()
-                else:
-                    self._back_off()
-                return
-            self._endpoint_seen = True
-            self._unreachable_reported = False
+        # Before the first export, and after a failure: is anyone there?
+        checking = self._failures or not self._endpoint_seen
+        if checking and self._queue and self._nobody_there(flushing):
+            return
         queue = self._queue
         size = self.settings.max_batch_size
         while len(queue) >= size or (queue and not full_only):
@@ -354,11 +355,8 @@ class BoundedBatchProcessor(Generic[T]):
                 self._failed += len(batch)
                 self._check_refused()
                 self._back_off()
-                if not flushing:
-                    return  # the next try after the backoff
-                if not self._endpoint_up():
-                    self._fail_queued()
-                    return
+                if not flushing or self._nobody_there(flushing=True):
+                    return  # the next try after the backoff, or nothing left
 
     def _check_refused(self) -> None:
         """After the first failed export: does the endpoint take this signal at all?"""
