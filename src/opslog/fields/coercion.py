@@ -130,13 +130,7 @@ class FieldCoercer:
             # The common case for values that change (ids, paths): nothing to
             # redact or cut, and nothing worth remembering.
             return value
-        if len(value) <= self._max_length and value.isascii():
-            # The common case (short ASCII: nothing to re-encode or cut first).
-            result = self.redactor.redact_text(value)
-            if len(result) > self._max_length:
-                result = self._bounded(value, self.redactor.redact_text)
-        else:
-            result = self._bounded(value, self.redactor.redact_text)
+        result = self._bounded(value, self.redactor.redact_text)
         if len(value) <= _MEMO_TEXT_LENGTH:
             if len(texts) >= _MEMO_SIZE:
                 self._texts = {}

@@ -599,10 +599,13 @@ class Redactor:
         decided cheaply: ASCII, no text rule can start in it, no extra
         pattern configured, no known secret value remembered. (False means
         "look closer", not "it holds a secret".)"""
+        return self._plain(text, with_known=True)
+
+    def _plain(self, text: str, with_known: bool) -> bool:
         return (
             text.isascii()
             and not self.extra_patterns
-            and self.known._state[0] is None
+            and (not with_known or self.known._state[0] is None)
             and not _rule_may_start(text)
         )
 
@@ -616,12 +619,7 @@ class Redactor:
         return self._redact(text, with_known=False)
 
     def _redact(self, text: str, with_known: bool) -> str:
-        if (
-            text.isascii()
-            and not _rule_may_start(text)
-            and not self.extra_patterns
-            and (not with_known or self.known._state[0] is None)
-        ):
+        if self._plain(text, with_known):
             return text  # the common case: no rule can start here, no value to find
         spans: list[_Span] = []
         if with_known:

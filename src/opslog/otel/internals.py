@@ -341,7 +341,7 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
         return False
     verified: list[bool] = []  # [] until the first comparison, then [result]
 
-    def encode_logs(batch: Any) -> Any:
+    def checked_encode(batch: Any) -> Any:
         if verified == [False]:
             return sdk_encode(batch)
         try:
@@ -362,7 +362,7 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
         import types
 
         scope = dict(function.__globals__)
-        scope[name] = encode_logs
+        scope[name] = checked_encode
         patched = types.FunctionType(
             function.__code__, scope, function.__name__, function.__defaults__, function.__closure__
         )
