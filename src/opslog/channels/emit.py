@@ -44,14 +44,14 @@ listeners: list[Callable[[str, Level, str, Attributes], None]] = []
 _active: tuple[Optional[Settings], tuple[Channel, ...], tuple[Channel, ...]] = (None, (), ())
 
 
-def _channels_on(settings: Settings, stdlib: bool) -> tuple[Channel, ...]:
+def _channels_on(settings: Settings) -> tuple[tuple[Channel, ...], tuple[Channel, ...]]:
+    """The channels ``settings`` switch on, with and without the stdlib one
+    (kept in :data:`_active` until the settings change)."""
     global _active
-    cached_for, channels, without_stdlib = _active
-    if cached_for is not settings:
-        channels = tuple(c for c in CHANNELS if c.enabled(settings))
-        without_stdlib = tuple(c for c in channels if c.name != StdlibChannel.name)
-        _active = (settings, channels, without_stdlib)
-    return channels if stdlib else without_stdlib
+    channels = tuple(c for c in CHANNELS if c.enabled(settings))
+    without_stdlib = tuple(c for c in channels if c.name != StdlibChannel.name)
+    _active = (settings, channels, without_stdlib)
+    return channels, without_stdlib
 
 
 FIELDS_DROPPED = "opslog.fields_dropped"
@@ -170,7 +170,10 @@ def emit(
             except Exception as exc:
                 _channel_failed("listener", event, exc)
     ready = Event(scope, event, level, text, attributes, exception_attributes, timestamp)
-    for channel in _channels_on(settings, stdlib):
+    cached_for, channels, without_stdlib = _active
+    if cached_for is not settings:
+        channels, without_stdlib = _channels_on(settings)
+    for channel in channels if stdlib else without_stdlib:
         try:
             channel.send(ready)
         except Exception as exc:

@@ -101,6 +101,10 @@ _RECORDED_ATTR = "__opslog_failure_step__"
 #: attribute operations, cheaper than a lock per span.
 _closing_lock = threading.Lock()
 
+# Read per event: a module global is several times faster than Level.X (an enum lookup).
+_INFO_LEVEL = Level.INFO
+_ERROR_LEVEL = Level.ERROR
+
 #: A safety bound on following chains of ended scopes.
 _MAX_HOPS = 10_000
 
@@ -344,7 +348,7 @@ class Scope:
         emit(
             self,
             STEP_ERROR,
-            Level.ERROR,
+            _ERROR_LEVEL,
             message,
             step=step,
             fields=fields,
@@ -373,7 +377,7 @@ class Scope:
                 "duration_str": format_duration(seconds),
             }
             message = f"took {extras['duration_str']}"
-        emit(self, STEP_DURATION, Level.INFO, message, step=step, extras=extras)
+        emit(self, STEP_DURATION, _INFO_LEVEL, message, step=step, extras=extras)
 
     # -- ending ---------------------------------------------------------------
     def _close(
@@ -416,7 +420,7 @@ class Scope:
             emit(
                 self,
                 self._end_event,
-                Level.ERROR if failed else Level.INFO,
+                _ERROR_LEVEL if failed else _INFO_LEVEL,
                 f"{self.kind} {self.name} {status_text}",
                 fields=fields,
                 extras=extras,

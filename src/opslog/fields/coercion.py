@@ -103,6 +103,8 @@ class FieldCoercer:
         self._max_fields = limits.max_fields
         #: field name -> "plain and not sensitive" (the fast path's key check)
         self._plain_keys: dict[object, bool] = {}
+        #: the keys of it that are plain (one subset test covers a whole dict)
+        self._plain_names: set[str] = set()
         #: short text -> its coerced form. Messages, step names and field
         #: values repeat endlessly; a full memo is simply dropped, and so is a
         #: memo made before a new secret value was remembered (the
@@ -127,11 +129,11 @@ class FieldCoercer:
         if done is not None:
             return done
         if len(value) <= self._max_length and self.redactor.leaves_unchanged(value):
-            # The common case for values that change (ids, paths): nothing to
-            # redact or cut, and nothing worth remembering.
-            return value
-        result = self._bounded(value, self.redactor.redact_text)
+            result = value  # the common case: nothing to redact or cut
+        else:
+            result = self._bounded(value, self.redactor.redact_text)
         if len(value) <= _MEMO_TEXT_LENGTH:
+            # Messages and most names repeat: remember them, plain ones too.
             if len(texts) >= _MEMO_SIZE:
                 self._texts = {}
             else:
@@ -180,8 +182,12 @@ class FieldCoercer:
     def any_text(self, value: object) -> str:
         """``str(value)`` made safe: never raises, redacted, truncated."""
         if type(value) is str:
-            done = self._memo().get(value)
-            return done if done is not None else self.text(value)
+            texts = self._texts
+            if self._known.generation == self._generation:
+                done = texts.get(value)
+                if done is not None:
+                    return done
+            return self.text(value)
         return self.text(plain_text(value))
 
     # -- fields -----------------------------------------------------------
@@ -209,37 +215,52 @@ class FieldCoercer:
         """The common case, fast: a ``dict`` within ``max_fields`` of plain keys
         (identifiers, not sensitive, not reserved) and scalar values.
 
-        Returns a new dict, or ``None``: use :meth:`fields`.
+        Returns a new dict, or ``None``: use :meth:`fields`. When it returns
+        a dict, it is what :meth:`fields` would return.
+
+        The string values are checked together: one redaction gate
+        (:meth:`Redactor.leaves_unchanged`) over all of them joined by NUL,
+        which no rule's character or literal contains, so the gate finds
+        something in the joined text exactly when it would in one of them.
+        Only then (or when the joined text is longer than
+        ``max_value_length``) is each one coerced on its own. Values that
+        change on every event (ids, paths) are therefore not remembered.
         """
         if type(fields) is not dict or len(fields) > self._max_fields:
             return None
-        plain = self._plain_keys
-        texts = self._memo()
-        out: Attributes = {}
         try:
-            for key, value in fields.items():
-                known = plain.get(key)
-                if known is not True and (known is False or not self._learn_key(key)):
-                    return None
+            out: Attributes = fields.copy()  # one C-level copy: ours from here on
+            if not out.keys() <= self._plain_names and not all(map(self._learn_key, out)):
+                return None
+            strings: Optional[list[str]] = None
+            for value in out.values():
                 kind = type(value)
                 if kind is str:
-                    done = texts.get(value)
-                    out[key] = done if done is not None else self.text(value)
+                    if strings is None:
+                        strings = [value]  # type: ignore[list-item]
+                    else:
+                        strings.append(value)  # type: ignore[arg-type]
                 elif kind is int:
-                    if not _INT64_MIN <= value <= _INT64_MAX:
+                    if not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
                         return None
-                    out[key] = value
-                elif kind is float or kind is bool:
-                    out[key] = value
-                else:
+                elif kind is not float and kind is not bool:
                     return None
-        except Exception:  # changed size during iteration, a hostile key: the full rule
+        except Exception:  # a hostile key: the full rule
             return None
+        if strings is not None:
+            joined = strings[0] if len(strings) == 1 else "\x00".join(strings)
+            if len(joined) > self._max_length or not self.redactor.leaves_unchanged(joined):
+                for key, value in out.items():
+                    if type(value) is str:
+                        out[key] = self.text(value)
         return out
 
     def _learn_key(self, key: object) -> bool:
         """Remember whether ``key`` is a plain field name: an identifier that is
         neither sensitive nor reserved (those take the full rule)."""
+        known = self._plain_keys.get(key)
+        if known is not None:
+            return known
         plain = (
             type(key) is str
             and 0 < len(key) <= _KEY_LIMIT
@@ -249,7 +270,10 @@ class FieldCoercer:
         )
         if len(self._plain_keys) >= 4096:
             self._plain_keys = {}
+            self._plain_names = set()
         self._plain_keys[key] = plain
+        if plain:
+            self._plain_names.add(key)  # type: ignore[arg-type]
         return plain
 
     def _mapping(
