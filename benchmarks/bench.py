@@ -180,7 +180,9 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
     the same span attributes, span events with the same attributes (five required
     fields, message, caller fields, the end events' status and durations), in
     (b) the same log records, and with ``with_stdlib`` the same stdlib records
-    handed to an attached handler."""
+    handed to an attached handler: the fields as record attributes, the whole
+    field dict as ``record.opslog`` and the span's and its parent's ids as
+    ``span_id``/``parent_span_id`` (formatted once per span), as opslog's are."""
     from opentelemetry._logs import SeverityNumber
 
     tracer = p.tracer_provider.get_tracer("bench")
@@ -195,6 +197,7 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
         step: str,
         message: str,
         fields: dict[str, Any] | None,
+        ids: tuple[str, str] = ("", ""),
     ) -> None:
         attributes = dict(fields) if fields else {}
         attributes.update(
@@ -211,6 +214,8 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
                 "bench-stdlib", logging.INFO, "(bench)", 0, message, (), None
             )
             record.__dict__.update(attributes)
+            record.opslog = attributes
+            record.span_id, record.parent_span_id = ids
             RAW_STDLIB.handle(record)
         if with_logs:
             logger.emit(
@@ -236,6 +241,11 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
                 }
             )
             op_ctx = set_span_in_context(op_span)
+            op_ids = (
+                (format(op_span.get_span_context().span_id, "016x"), "")
+                if with_stdlib
+                else ("", "")
+            )
             event(
                 op_span,
                 op_ctx,
@@ -244,6 +254,7 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
                 "_operation",
                 f"operation {operation} started",
                 None,
+                op_ids,
             )
             for n in range(STEPS):
                 step = f"step-{n}"
@@ -260,9 +271,14 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
                     },
                 )
                 ctx = set_span_in_context(span)
-                event(span, ctx, cid, "step_start", step, f"step {step} started", None)
-                event(span, ctx, cid, "step_info", step, "working", fields())
-                event(span, ctx, cid, "step_success", step, "done", fields())
+                ids = (
+                    (format(span.get_span_context().span_id, "016x"), op_ids[0])
+                    if with_stdlib
+                    else op_ids
+                )
+                event(span, ctx, cid, "step_start", step, f"step {step} started", None, ids)
+                event(span, ctx, cid, "step_info", step, "working", fields(), ids)
+                event(span, ctx, cid, "step_success", step, "done", fields(), ids)
                 seconds = time.perf_counter() - started
                 event(
                     span,
@@ -277,6 +293,7 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
                         "step_duration_str": f"{seconds * 1000:.3f}ms",
                         "span_events_dropped": 0,
                     },
+                    ids,
                 )
                 span.set_attribute("opslog.status", "completed")
                 span.end()
@@ -296,6 +313,7 @@ def raw_otel(p: Pipeline, with_logs: bool, with_stdlib: bool = False) -> Callabl
                     "total_duration_str": f"{seconds * 1000:.3f}ms",
                     "span_events_dropped": 0,
                 },
+                op_ids,
             )
             op_span.set_attribute("opslog.status", "completed")
             op_span.end()

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span as _SdkSpan
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util.types import Attributes
@@ -175,6 +176,8 @@ def start_span(
     finally:
         if token is not None:
             _pinned_trace_id.reset(token)
+    if type(span) is _SdkSpan:
+        return span  # the SDK's own: always new, valid ids (the check below costs per step)
     context = span.get_span_context()
     if not context.is_valid or (
         parent_context is not None and context.span_id == parent_context.span_id
