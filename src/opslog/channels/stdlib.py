@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 from .._config import Settings
+from ..fields.coercion import Attributes
 from ..vocabulary import FIELD_MESSAGE
 from .base import Event
 
@@ -50,40 +51,48 @@ class StdlibChannel:
         return settings.stdlib_logging
 
     def send(self, event: Event) -> None:
-        if _stdlib_logger.isEnabledFor(event.level):
-            _stdlib_logger.handle(_record(event))
+        level = event.level
+        if not _stdlib_logger.isEnabledFor(level):
+            return  # no handler wants it: no record is built
+        # Built inline: with a handler attached this runs for every event.
+        record = _stdlib_logger.makeRecord(
+            LOGGER_NAME, int(level), "(opslog)", 0, event.message, (), None, func=None
+        )
+        timestamp = event.timestamp
+        record.created = timestamp / 1e9
+        record.msecs = (timestamp // 1_000_000) % 1000
+        attributes = event.attributes
+        data = record.__dict__
+        if _CLASHING.isdisjoint(attributes):
+            # The common case, in C: no field is named like the record's own data.
+            data.update(attributes)
+            data.pop(FIELD_MESSAGE, None)  # it is the record's message already
+        else:
+            data.update(_renamed(attributes))
+        exception_attributes = event.exception_attributes
+        source = event.source
+        # The event's whole field dict, original keys, message included.
+        data["opslog"] = (
+            {**attributes, **exception_attributes} if exception_attributes else attributes
+        )
+        data["span_id"] = source.span_id
+        data["parent_span_id"] = source.parent_span_id
+        if exception_attributes:
+            data.update(exception_attributes)
+            # Standard formatters print exc_text: give them the redacted trace,
+            # never exc_info (which they would format from the live exception).
+            record.exc_text = str(exception_attributes.get("exception.stacktrace", "")) or None
+        _stdlib_logger.handle(record)
 
 
-def _record(event: Event) -> logging.LogRecord:
-    record = _stdlib_logger.makeRecord(
-        LOGGER_NAME, int(event.level), "(opslog)", 0, event.message, (), None, func=None
-    )
-    timestamp = event.timestamp
-    record.created = timestamp / 1e9
-    record.msecs = (timestamp // 1_000_000) % 1000
-    attributes = event.attributes
-    data = record.__dict__
-    if _CLASHING.isdisjoint(attributes):
-        # The common case, in C: no field is named like the record's own data.
-        data.update(attributes)
-        data.pop(FIELD_MESSAGE, None)  # it is the record's message already
-    else:
-        fields: dict[str, Any] = {}
-        for key, value in attributes.items():
-            if key == FIELD_MESSAGE:
-                continue
-            if key in LOGRECORD_ATTRIBUTES:
-                key = "fields." + key
-            fields[key] = value
-        data.update(fields)
-    # The event's whole field dict, original keys, message included.
-    record.opslog = event.all_attributes()
-    record.span_id = event.source.span_id
-    record.parent_span_id = event.source.parent_span_id
-    exception_attributes = event.exception_attributes
-    if exception_attributes:
-        record.__dict__.update(exception_attributes)
-        # Standard formatters print exc_text: give them the redacted trace,
-        # never exc_info (which they would format from the live exception).
-        record.exc_text = str(exception_attributes.get("exception.stacktrace", "")) or None
-    return record
+def _renamed(attributes: Attributes) -> dict[str, Any]:
+    """The fields as record attributes: a name the record has is prefixed
+    ``fields.``; the message is left out (it is the record's message)."""
+    fields: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key == FIELD_MESSAGE:
+            continue
+        if key in LOGRECORD_ATTRIBUTES:
+            key = "fields." + key
+        fields[key] = value
+    return fields
