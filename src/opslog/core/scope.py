@@ -66,7 +66,7 @@ from .._config import get_settings
 from ..channels.emit import emit
 from ..fields.durations import elapsed_seconds, format_duration
 from ..fields.errors import classify_error
-from ..otel.activation import LiveSpan
+from ..otel.activation import LiveSpan, context_with_span
 from ..otel.correlation import SCOPE_KEY, with_job_baggage
 from ..otel.internals import SpanEventAdder, events_dropped, span_event_adder
 from ..otel.providers import start_span, unrecorded_span
@@ -119,7 +119,7 @@ def restore_live_context() -> Context:
     current = context.get_current()
     restored = current
     for _ in range(_MAX_HOPS):
-        scope = context.get_value(SCOPE_KEY, restored)
+        scope = restored.get(SCOPE_KEY)  # a Context is a dict: what get_value reads
         if not isinstance(scope, Scope) or not scope.ended or scope._own_context() is not restored:
             break
         restored = scope._outer_context
@@ -531,7 +531,7 @@ class Scope:
 
 def _scope_context(scope: Scope, base: Context) -> Context:
     """``base`` with ``scope`` and its :class:`LiveSpan` in it."""
-    return context.set_value(SCOPE_KEY, scope, trace.set_span_in_context(LiveSpan(scope), base))
+    return context_with_span(base, LiveSpan(scope), SCOPE_KEY, scope)
 
 
 def _root_parent_id(parent_context: Optional[Context]) -> str:

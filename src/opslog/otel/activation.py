@@ -15,16 +15,51 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional, Protocol, Union
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanContext, Status, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
 
-__all__ = ["LiveSpan", "Activatable"]
+__all__ = ["LiveSpan", "Activatable", "context_with_span"]
 
 #: How far a chain of ended scopes is followed (a safety bound, never reached
 #: by real nesting).
 _MAX_HOPS = 10_000
+
+
+def _span_key() -> Optional[str]:
+    """The key under which ``trace.set_span_in_context`` keeps the span,
+    learnt through the public API (a ``Context`` is a dict): ``None`` if it
+    cannot be learnt, or a context holding only that key does not give the
+    span back."""
+    try:
+        probe = trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
+        made = trace.set_span_in_context(probe, Context())
+        if len(made) != 1:
+            return None
+        key = next(iter(made))
+        if not isinstance(key, str) or trace.get_current_span(Context({key: probe})) is not probe:
+            return None
+        return key
+    except Exception:
+        return None
+
+
+_SPAN_KEY = _span_key()
+
+
+def context_with_span(base: Context, span: Span, key: str, value: object) -> Context:
+    """``base`` with ``span`` current and ``value`` under ``key``: what
+    ``context.set_value(key, value, trace.set_span_in_context(span, base))``
+    gives, built with one copy of ``base`` instead of two (steps start by the
+    thousand)."""
+    if _SPAN_KEY is None:
+        return otel_context.set_value(key, value, trace.set_span_in_context(span, base))
+    values = dict(base)
+    values[_SPAN_KEY] = span
+    values[key] = value
+    return Context(values)
 
 
 class Activatable(Protocol):
