@@ -777,7 +777,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, help="events per endpoint mode (default 1,000,000)")
     parser.add_argument("--no-outage", action="store_true", help="skip the endpoint up/down runs")
     parser.add_argument(
-        "--outage-runs", type=int, help="alternated runs of the endpoint modes (default 3)"
+        "--outage-runs", type=int, help="alternated runs of the endpoint modes (default 5)"
     )
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 31)
@@ -880,22 +880,27 @@ def main() -> int:
     if args.no_outage:
         return 0
     events = args.events or (42 * 100 if args.quick else 1_000_000)
-    runs = args.outage_runs or (1 if args.quick else 3)
+    runs = args.outage_runs or (1 if args.quick else 5)
     print(
         f"\nreal OTLP/HTTP exporter, {events} events per mode, {runs} alternated run(s) "
         "(hot path per operation, RSS):"
     )
     ratios: dict[str, list[float]] = {"down": [], "blackhole": []}
     for run in range(runs):
-        # Each run brackets the outage modes with a no-op run before and after
-        # and compares with their mean: the machine's speed drifts between
-        # processes more than the effect measured here.
-        outage = {mode: outage_run(mode, events) for mode in ("noop", "down", "blackhole")}
-        outage["noop after"] = outage_run("noop", events)
+        # Each outage mode runs between two no-op runs and is compared with
+        # their mean: the machine's speed drifts between processes by more
+        # than the effect measured here.
+        outage = {"noop": outage_run("noop", events)}
+        before = outage["noop"]
+        for mode in ratios:
+            outage[mode] = outage_run(mode, events)
+            after = outage[f"noop after {mode}"] = outage_run("noop", events)
+            outage[mode]["baseline"] = (before["per_op"] + after["per_op"]) / 2
+            before = after
         outage["up"] = outage_run("up", events)
-        base = (outage["noop"]["per_op"] + outage["noop after"]["per_op"]) / 2
+        first = outage["noop"]["per_op"]
         for mode, result in outage.items():
-            ratio = result["per_op"] / base
+            ratio = result["per_op"] / result.get("baseline", first)
             logs = result["stats"].get("log_records", {})
             lost = logs.get("dropped", 0) + logs.get("failed", 0)
             target = ""
@@ -903,7 +908,7 @@ def main() -> int:
                 ratios[mode].append(ratio)
                 target = " (target <= 1.05)" + ("  ok" if ratio <= 1.05 else "  ABOVE TARGET")
             print(
-                f"  run {run + 1} {mode:<10}{result['per_op'] * 1e6:8.1f} us/op  "
+                f"  run {run + 1} {mode:<20}{result['per_op'] * 1e6:8.1f} us/op  "
                 f"{ratio:5.3f} x noop{target}  RSS MB over the run: {result['rss_mb']}"
                 f"  log records dropped+failed: {lost}"
             )

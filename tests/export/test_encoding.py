@@ -242,6 +242,38 @@ def test_an_encoder_whose_bytes_differ_is_dropped_for_the_sdks() -> None:
         internals._reported.discard("encode_logs")
 
 
+@pytest.mark.parametrize("right", [True, False])
+def test_a_large_first_batch_is_checked_on_a_sample(right: bool) -> None:
+    """The one-time check encodes a spread sample of a large first batch with
+    both encoders, not the whole batch (the SDK's encoder is the slow one);
+    a difference in the sample still switches to the SDK's encoder."""
+    internals._reported.discard("encode_logs")
+    receiver = OtlpReceiver().start_http()
+    try:
+        exporter = OTLPLogExporter(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/logs")
+        sizes: list[int] = []
+        sampled: list[int] = []
+
+        def counting(batch: Sequence[Any]) -> bytes:
+            sizes.append(len(batch))
+            if len(batch) == internals.VERIFIED_ITEMS:
+                sampled.extend(r.log_record.attributes["i"] for r in batch)
+            data = encode_log_records(batch)
+            assert data is not None
+            return data if right else b"\x0a\x00"
+
+        assert internals.use_log_encoder(exporter, counting)
+        assert exporter.export(_batch(100)).name == "SUCCESS"
+        assert exporter.export(_batch(100)).name == "SUCCESS"
+        n = internals.VERIFIED_ITEMS
+        assert sizes == ([100, n, 100] if right else [100, n])
+        assert sampled[0] == 0 and sampled[-1] > 90  # spread over the batch
+        assert [r["i"] for r in _records_for(receiver)] == list(range(100)) * 2
+    finally:
+        receiver.stop()
+        internals._reported.discard("encode_logs")
+
+
 # -- spans -------------------------------------------------------------------------------
 _span_specs = st.lists(
     st.fixed_dictionaries(
