@@ -13,7 +13,7 @@ It takes what opslog's records hold: a ``str`` body and attribute values
 that are ``str``, ``bool``, ``int`` (64-bit), ``float``, ``bytes`` or
 sequences of those. For anything else :func:`encode_log_records` returns
 ``None`` and the SDK's encoder does the batch. Its output is compared with
-the SDK's, byte for byte, on the first batch an exporter sends
+the SDK's, byte for byte, on a sample of the first batch an exporter sends
 (:func:`opslog.otel.internals.use_log_encoder`, which switches to the SDK's
 encoder for good if they ever differ: a new field in a newer SDK, say).
 
