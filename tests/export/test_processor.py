@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from opslog.export.processor import BatchSettings, BoundedBatchProcessor
+from opslog.export.processor import PROBE_BATCH, BatchSettings, BoundedBatchProcessor
 
 
 def _processor(
@@ -31,12 +31,14 @@ def test_batches_are_full_while_the_queue_holds_enough() -> None:
     for n in range(1050):
         processor.add(n)
     deadline = time.monotonic() + 5
-    while sum(sizes) < 1000 and time.monotonic() < deadline:
+    while sum(sizes) < 1032 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert sizes == [100] * 10  # the 50 left wait for more, or for the timer
-    assert processor.pending == 50
+    # The first batch is the probe (the endpoint has not answered yet), then
+    # only full ones; the 18 left wait for more, or for the timer.
+    assert sizes == [PROBE_BATCH] + [100] * 10
+    assert processor.pending == 18
     assert processor.shutdown(5)
-    assert sizes == [100] * 10 + [50]  # a partial batch only at shutdown (or the timer)
+    assert sizes == [PROBE_BATCH] + [100] * 10 + [18]  # a partial one only at shutdown
 
 
 def test_a_partial_batch_goes_when_the_schedule_delay_has_passed() -> None:
@@ -151,6 +153,7 @@ def test_while_the_endpoint_is_down_no_batch_is_exported_and_losses_are_exact() 
         processor.add(n)
     assert _wait_for(lambda: len(endpoint.delivered) == 50, 2)
     endpoint.up = False  # the collector goes away
+    exports_before = endpoint.exports
     produced = 50
     started = time.monotonic()
     while time.monotonic() - started < 1.5:  # a caller that keeps logging
@@ -160,9 +163,9 @@ def test_while_the_endpoint_is_down_no_batch_is_exported_and_losses_are_exact() 
         time.sleep(0.005)
     # One failed export found the endpoint down; since then nothing was
     # encoded or sent (the SDK's processor would try batch after batch).
-    assert endpoint.exports == 2
+    assert endpoint.exports == exports_before + 1
     stats = processor.stats
-    assert stats.exported == 50 and stats.failed == 50
+    assert stats.exported == 50 and stats.failed == 50  # the endpoint had answered: a full batch
     assert stats.exported + stats.dropped + stats.failed + processor.pending == produced
     processor.shutdown(2)
 
@@ -190,6 +193,45 @@ def test_export_resumes_within_the_longest_backoff_once_the_endpoint_is_back() -
     assert sorted(endpoint.delivered) == list(range(430))
     stats = processor.stats
     assert stats.exported + stats.dropped + stats.failed + processor.pending == 430
+    processor.shutdown(2)
+
+
+class _BlackHole(_Endpoint):
+    """Accepts connections, never answers: every export fails (after its timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def export(self, batch: Sequence[int]) -> bool:
+        self.sizes.append(len(batch))
+        return super().export(batch)
+
+    def reachable(self) -> bool:
+        return True
+
+
+def test_an_endpoint_that_never_answers_gets_only_probe_batches() -> None:
+    """Each try at a black-holed collector encodes and fails PROBE_BATCH
+    items, not a full batch; the rest waits in the queue and goes, in full
+    batches, once the collector answers."""
+    endpoint = _BlackHole()
+    processor = _processor_to(endpoint, queue=500, batch=100)
+    for n in range(400):
+        processor.add(n)
+    time.sleep(2.5)  # tries at start, after 1 s, after 2 more
+    assert len(endpoint.sizes) >= 2
+    assert set(endpoint.sizes) == {PROBE_BATCH}
+    assert processor.stats.failed == PROBE_BATCH * len(endpoint.sizes)
+    endpoint.up = True
+    tries = len(endpoint.sizes)
+    assert _wait_for(lambda: processor.pending == 0, 8)
+    # After the outage: one probe, then full batches (and what is left).
+    after = endpoint.sizes[tries:]
+    assert after[0] == PROBE_BATCH and after[1] == 100
+    stats = processor.stats
+    assert stats.exported == 400 - stats.failed
+    assert stats.exported + stats.dropped + stats.failed + processor.pending == 400
     processor.shutdown(2)
 
 
