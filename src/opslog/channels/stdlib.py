@@ -69,14 +69,12 @@ class StdlibChannel:
             data.pop(FIELD_MESSAGE, None)  # it is the record's message already
         else:
             data.update(_renamed(attributes))
-        exception_attributes = event.exception_attributes
         source = event.source
         # The event's whole field dict, original keys, message included.
-        data["opslog"] = (
-            {**attributes, **exception_attributes} if exception_attributes else attributes
-        )
+        data["opslog"] = event.all_attributes()
         data["span_id"] = source.span_id
         data["parent_span_id"] = source.parent_span_id
+        exception_attributes = event.exception_attributes
         if exception_attributes:
             data.update(exception_attributes)
             # Standard formatters print exc_text: give them the redacted trace,

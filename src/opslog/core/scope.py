@@ -102,7 +102,9 @@ _RECORDED_ATTR = "__opslog_failure_step__"
 _closing_lock = threading.Lock()
 
 # Read per event: a module global is several times faster than Level.X (an enum lookup).
+_DEBUG_LEVEL = Level.DEBUG
 _INFO_LEVEL = Level.INFO
+_WARN_LEVEL = Level.WARN
 _ERROR_LEVEL = Level.ERROR
 
 #: A safety bound on following chains of ended scopes.

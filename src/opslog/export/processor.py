@@ -28,9 +28,9 @@ guarantees the hot path and process exit rely on:
   the newest items and drops (counts) the oldest, and export resumes
   within 5 s of the collector's return. A flush or shutdown with the
   endpoint down fails what is queued at once, without waiting for the
-  exporter's retries. (The OTLP exporters encode a
-  batch before they find the collector down, then retry it for their whole
-  timeout: done batch after batch, that work slowed the caller ~1.4x.)
+  exporter's retries. (The OTLP exporters encode a batch before they find
+  the collector down, then retry it for their whole timeout: done batch
+  after batch, that work slowed the caller ~1.4x.)
 """
 
 from __future__ import annotations
@@ -199,7 +199,6 @@ class BoundedBatchProcessor(Generic[T]):
         # Backing off after a failure: the worker waits until _retry_at, and
         # the caller stops waking it (its wake threshold is out of reach).
         self._failures = 0  # consecutive failed exports (the backoff grows with them)
-        self._answered = False  # an export has succeeded (full batches from then on)
         self._endpoint_seen = False  # the endpoint has accepted a connection once
         self._unreachable_reported = False
         self._holding = False
@@ -338,7 +337,8 @@ class BoundedBatchProcessor(Generic[T]):
         queue = self._queue
         full = self.settings.max_batch_size
         while True:
-            size = full if self._answered and not self._failures else min(PROBE_BATCH, full)
+            # Full batches once an export has succeeded and none failed since.
+            size = full if self._exported and not self._failures else min(PROBE_BATCH, full)
             if not (len(queue) >= size or (queue and not full_only)):
                 return
             batch: list[T] = []
@@ -365,7 +365,6 @@ class BoundedBatchProcessor(Generic[T]):
                 self._discarded += len(batch)
             elif delivered:
                 self._exported += len(batch)
-                self._answered = True
                 self._failures = 0
                 if self._holding:
                     self._release()

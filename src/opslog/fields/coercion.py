@@ -182,12 +182,8 @@ class FieldCoercer:
     def any_text(self, value: object) -> str:
         """``str(value)`` made safe: never raises, redacted, truncated."""
         if type(value) is str:
-            texts = self._texts
-            if self._known.generation == self._generation:
-                done = texts.get(value)
-                if done is not None:
-                    return done
-            return self.text(value)
+            done = self._memo().get(value)
+            return done if done is not None else self.text(value)
         return self.text(plain_text(value))
 
     # -- fields -----------------------------------------------------------

@@ -422,8 +422,9 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 #: What every text rule needs somewhere in the text: a key rule's separator
 #: (``=``, ``:``, ``<``, ``>``, whitespace as ``\s`` means it), or a fixed
 #: rule's literal (``-----``, ``eyJ``, ``AKIA``, ``ASIA``, ``AIza``). Most
-#: field values (ids, paths, names) have none and skip the rules. The whitespace is spelt out: a
-#: character class is several times faster than ``\s`` or an alternation.
+#: field values (ids, paths, names) have none and skip the rules. The
+#: whitespace is spelt out: a character class is several times faster than
+#: ``\s`` or an alternation.
 _RULE_CHARACTER = re.compile(
     "[=:<>\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
