@@ -307,20 +307,16 @@ def _atomic(pattern: str, name: str) -> str:
     return rf"(?=(?P<{name}>{pattern}))(?P={name})"
 
 
-#: What the text must contain for each rule of :func:`_keyword_rules` (in
-#: its order) to match at all: every group, one character of each. A rule
-#: whose characters are absent is not run (a text of flags holds no ``=``
-#: for the pair rule to look for).
-_KEYWORD_RULE_NEEDS: Final = (
-    (("?", "&", ";"), ("=",)),  # the query parameter
-    (("-",),),  # the flag
-    (("=", ":"),),  # the pair: every separator has one of these
-    (("<",), (">",)),  # the XML element
-)
+#: What a text must contain for a rule to match at all: every group, one
+#: character of each. A rule whose characters are absent is not run (a text
+#: of flags holds no ``=`` for the pair rule to look for).
+_Needs = tuple[tuple[str, ...], ...]
+_KeywordRule = tuple[re.Pattern[str], int, _Needs]
 
 
-def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
-    """The rules that start from a sensitive key, for the lower-cased text.
+def _keyword_rules(keywords: str) -> tuple[_KeywordRule, ...]:
+    """The rules that start from a sensitive key, for the lower-cased text:
+    (pattern, strength, the characters it needs).
 
     Each is linear: it starts at a literal (the keyword, ``?``/``&``/``;``,
     ``-`` or ``<``), its key parts are bounded and taken whole, and its value
@@ -333,6 +329,7 @@ def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
         (
             re.compile(rf"[?&;][a-z0-9_.\-]{{0,40}}?(?:{keywords}){tail}=(?P<w>[^&#;?\s\"'<>]+)"),
             _QUERY,
+            (("?", "&", ";"), ("=",)),
         ),
         # --password S, --password=S, and a list's repr ('--password', 'S').
         (
@@ -342,6 +339,7 @@ def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
                 + r"(?:[\"'],[ \t]{0,4}[\"']|[ \t]{1,8}|=)(?!-)(?P<w>[^\s\"']+)"
             ),
             _FLAG,
+            (("-",),),
         ),
         # "key": "value" (escaped JSON too: the quotes stay), key=value,
         # key: value, key => value (up to the next blank).
@@ -351,6 +349,7 @@ def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
                 rf"(?:(?P<q>\\{{0,3}}[\"'])(?P<v>[^\"'\\\n]{{1,{_QUOTED}}})(?P=q)|(?P<w>\S+))"
             ),
             _PAIR,
+            (("=", ":"),),  # every separator has one of these
         ),
         # <password>S</password>, <db:Password attr="x">S</db:Password>.
         (
@@ -360,6 +359,7 @@ def _keyword_rules(keywords: str) -> tuple[tuple[re.Pattern[str], int], ...]:
                 + r"(?:\s[^<>]{0,256})?>(?P<w>[^<]+)"
             ),
             _PAIR,
+            (("<",), (">",)),
         ),
     )
 
@@ -549,7 +549,7 @@ class Redactor:
         self._keywords = tuple(
             (literal, "|".join(dict.fromkeys(patterns))) for literal, patterns in keywords.items()
         )
-        self._rules_for: dict[tuple[str, ...], tuple[tuple[re.Pattern[str], int], ...]] = {}
+        self._rules_for: dict[tuple[str, ...], tuple[_KeywordRule, ...]] = {}
         # Field names repeat endlessly: remember the answers. Dict reads and
         # writes are atomic; a full cache is simply dropped.
         self._key_cache: dict[str, bool] = {}
@@ -647,8 +647,7 @@ class Redactor:
         lower = _lower(text)
         present = tuple(pattern for literal, pattern in self._keywords if literal in lower)
         if present:
-            rules = self._keyword_rules(present)
-            for (pattern, strength), needs in zip(rules, _KEYWORD_RULE_NEEDS):
+            for pattern, strength, needs in self._keyword_rules(present):
                 if all(any(c in lower for c in group) for group in needs):
                     _spans_of(pattern, lower, strength, spans)
         for literal, pattern, on_lower in _FIXED_RULES:
@@ -656,7 +655,7 @@ class Redactor:
             if literal in subject:
                 _spans_of(pattern, subject, _FIXED, spans)
 
-    def _keyword_rules(self, present: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], int], ...]:
+    def _keyword_rules(self, present: tuple[str, ...]) -> tuple[_KeywordRule, ...]:
         rules = self._rules_for.get(present)
         if rules is None:
             rules = _keyword_rules("|".join(present))
