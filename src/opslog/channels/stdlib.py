@@ -1,6 +1,8 @@
 """The stdlib ``logging`` channel: each event as a record on the ``opslog`` logger.
 
-The record's message is the event's message; its attributes are the
+The record is the one ``Logger.makeRecord`` would make (an application's
+record factory is called; see :mod:`.stdlib_records`), timed at the event's
+timestamp. Its message is the event's message; its attributes are the
 event's fields, so a JSON formatter sees them. A field named like anything
 a ``LogRecord`` has (``name``, ``msg``, ``args``, ``getMessage``...) is set as
 ``fields.<name>``, so it can neither overwrite the record's own data nor
@@ -21,6 +23,7 @@ from .._config import Settings
 from ..fields.coercion import Attributes
 from ..vocabulary import FIELD_MESSAGE
 from .base import Event
+from .stdlib_records import RecordMaker
 
 __all__ = ["LOGGER_NAME", "LOGRECORD_ATTRIBUTES", "StdlibChannel"]
 
@@ -30,6 +33,7 @@ _stdlib_logger = logging.getLogger(LOGGER_NAME)
 # A library must not print through logging's last-resort handler; the
 # application decides where opslog's records go.
 _stdlib_logger.addHandler(logging.NullHandler())
+_records = RecordMaker(_stdlib_logger, "(opslog)")
 
 #: Every name a ``logging.LogRecord`` has, data and methods, plus what
 #: formatters and opslog add.
@@ -54,13 +58,8 @@ class StdlibChannel:
         level = event.level
         if not _stdlib_logger.isEnabledFor(level):
             return  # no handler wants it: no record is built
-        # Built inline: with a handler attached this runs for every event.
-        record = _stdlib_logger.makeRecord(
-            LOGGER_NAME, int(level), "(opslog)", 0, event.message, (), None, func=None
-        )
-        timestamp = event.timestamp
-        record.created = timestamp / 1e9
-        record.msecs = (timestamp // 1_000_000) % 1000
+        # With a handler attached this runs for every event (see .stdlib_records).
+        record = _records.make(int(level), event.message, event.timestamp)
         attributes = event.attributes
         data = record.__dict__
         if _CLASHING.isdisjoint(attributes):

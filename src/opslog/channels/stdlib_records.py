@@ -1,0 +1,178 @@
+"""The ``logging.LogRecord`` of each event: what ``makeRecord`` makes, made cheaper.
+
+With a handler attached to the ``opslog`` logger, every event builds a
+record. Most of ``Logger.makeRecord``'s work is the same for every opslog
+record: the level's name, the file name and module split out of the fixed
+pathname, a dozen attributes set one by one. :class:`RecordMaker` makes,
+once per level, a record through the stdlib itself and keeps those fields
+as a template; each event's record is then the template copied in one C
+call, plus what changes per record, set by the stdlib's own rules
+(``LogRecord.__init__``):
+
+* ``msg``;
+* ``created``, ``msecs`` and ``relativeCreated``: the event's timestamp (on
+  every path, so the record, the span event and the OpenTelemetry log
+  record carry the same time);
+* ``thread`` and ``threadName`` (when ``logging.logThreads``),
+  ``processName`` (when ``logging.logMultiprocessing``; the
+  ``multiprocessing`` name if it is loaded), ``process`` (when
+  ``logging.logProcesses``) and, on Python 3.12+, ``taskName`` (when
+  ``logging.logAsyncioTasks``; the current asyncio task's name). The flags
+  are read per record, as ``LogRecord`` reads them.
+
+The template is used only where it gives exactly what ``makeRecord``
+would, and ``makeRecord`` is called otherwise:
+
+* an application's record factory (``logging.setLogRecordFactory``, checked
+  per record) is always called;
+* so is a ``makeRecord`` that the logger's class or the logger itself
+  overrides;
+* the stdlib's record must hold only fields listed here (a Python version
+  that adds one is left to ``makeRecord``), and a templated record must
+  equal one the stdlib made at the same moment, field for field (checked
+  once per level).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any, Optional
+
+__all__ = ["RecordMaker"]
+
+#: Fields that are the same in every record of one level.
+_FIXED = frozenset(
+    (
+        "name",
+        "msg",
+        "args",
+        "levelname",
+        "levelno",
+        "pathname",
+        "filename",
+        "module",
+        "exc_info",
+        "exc_text",
+        "stack_info",
+        "lineno",
+        "funcName",
+    )
+)
+_TIMES = frozenset(("created", "msecs", "relativeCreated"))
+_ORIGIN = frozenset(("thread", "threadName", "processName", "process"))
+#: Python 3.12+.
+_TASK = "taskName"
+
+_LogRecord = logging.LogRecord
+_new_record = _LogRecord.__new__
+_get_ident = threading.get_ident
+_current_thread = threading.current_thread
+_modules = sys.modules
+_getpid = getattr(os, "getpid", None)
+
+#: A level's fixed fields, logging's start time (seconds since the epoch)
+#: and whether its records have ``taskName``.
+_Template = tuple[dict[str, Any], float, bool]
+
+
+class RecordMaker:
+    """Makes the records of one logger, all with one pathname and line 0."""
+
+    def __init__(self, logger: logging.Logger, pathname: str) -> None:
+        self._logger = logger
+        self._pathname = pathname
+        #: level -> its template; None where makeRecord must be called.
+        self._templates: dict[int, Optional[_Template]] = {}
+
+    def make(self, level: int, message: str, timestamp_ns: int) -> logging.LogRecord:
+        """The record of one event, timed at ``timestamp_ns`` (ns since the epoch)."""
+        template = None
+        if logging.getLogRecordFactory() is _LogRecord:
+            templates = self._templates
+            template = templates[level] if level in templates else self._template(level)
+        if template is None:
+            record = self._logger.makeRecord(
+                self._logger.name, level, self._pathname, 0, message, (), None, func=None
+            )
+            data = record.__dict__
+            _set_times(data, timestamp_ns, data["created"] - data["relativeCreated"] / 1000)
+            return record
+        fixed, start, with_task = template
+        record = _new_record(_LogRecord)
+        data = record.__dict__
+        data.update(fixed)
+        data["msg"] = message
+        _set_times(data, timestamp_ns, start)
+        # The thread, process and task fields by LogRecord.__init__'s rules,
+        # written out here: this runs for every event.
+        if logging.logThreads:
+            data["thread"] = _get_ident()
+            data["threadName"] = _current_thread().name
+        else:
+            data["thread"] = data["threadName"] = None
+        if logging.logMultiprocessing:
+            process_name = "MainProcess"
+            multiprocessing = _modules.get("multiprocessing")
+            if multiprocessing is not None:
+                try:
+                    process_name = multiprocessing.current_process().name
+                except Exception:
+                    pass
+            data["processName"] = process_name
+        else:
+            data["processName"] = None
+        data["process"] = _getpid() if logging.logProcesses and _getpid else None
+        if with_task:
+            task_name = None
+            if getattr(logging, "logAsyncioTasks", True):
+                asyncio = _modules.get("asyncio")
+                if asyncio is not None:
+                    try:
+                        task_name = asyncio.current_task().get_name()
+                    except Exception:
+                        pass
+            data[_TASK] = task_name
+        return record
+
+    def _template(self, level: int) -> Optional[_Template]:
+        """The fixed fields of ``level``'s records, or None (see the module's docstring)."""
+        logger = self._logger
+        self._templates[level] = None  # until it has passed
+        if "makeRecord" in vars(logger) or type(logger).makeRecord is not logging.Logger.makeRecord:
+            return None
+        try:
+            real = _LogRecord(logger.name, level, self._pathname, 0, "", (), None, func=None)
+            made = vars(real)
+            with_task = _TASK in made
+            if set(made) != _FIXED | _TIMES | _ORIGIN | ({_TASK} if with_task else set()):
+                return None
+            template: Optional[_Template] = (
+                {key: made[key] for key in _FIXED},
+                made["created"] - made["relativeCreated"] / 1000,
+                with_task,
+            )
+            # A record made from it now must be the stdlib's, but for its times.
+            self._templates[level] = template
+            ours = vars(self.make(level, "", time.time_ns()))
+            if any(ours[key] != value for key, value in made.items() if key not in _TIMES):
+                template = None
+        except Exception:
+            template = None
+        self._templates[level] = template
+        return template
+
+
+def _set_times(data: dict[str, Any], timestamp_ns: int, start: float) -> None:
+    """``created``, ``msecs`` and ``relativeCreated`` of a record made at
+    ``timestamp_ns``, as Python 3.13 computes them from ``time.time_ns()``."""
+    created = timestamp_ns / 1e9
+    msecs = (timestamp_ns % 1_000_000_000) // 1_000_000 + 0.0
+    if msecs == 999.0 and int(created) != timestamp_ns // 1_000_000_000:
+        msecs = 0.0  # the float seconds rounded up into the next second
+    data["created"] = created
+    data["msecs"] = msecs
+    data["relativeCreated"] = (created - start) * 1000
