@@ -103,6 +103,7 @@ def test_task_and_process_fields_follow_the_stdlib(logger: logging.Logger) -> No
     ours, theirs = asyncio.run(main())
     assert templated(maker, logging.INFO)
     assert untimed(ours) == untimed(theirs)  # taskName included, on Python 3.12+
+    assert getattr(ours, "taskName", "migrate-vm-3") == "migrate-vm-3"
     process = multiprocessing.current_process()
     saved = process.name
     process.name = "worker-process-2"
