@@ -219,3 +219,21 @@ def test_opslog_records_carry_the_events_time(captured: Capture) -> None:
     span_event = next(e for s in captured.spans for e in s.events if e.name == "step_info")
     assert record.created == log_record.timestamp / 1e9 == span_event.timestamp / 1e9
     assert record.name == "opslog" and record.pathname == "(opslog)" and record.lineno == 0
+
+
+def test_a_factory_records_times_are_the_events_whatever_it_set(logger: logging.Logger) -> None:
+    saved = logging.getLogRecordFactory()
+
+    def timeless(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = saved(*args, **kwargs)
+        del record.created, record.relativeCreated  # a factory owes opslog nothing
+        return record
+
+    logging.setLogRecordFactory(timeless)
+    try:
+        timestamp = time.time_ns()
+        record = RecordMaker(logger, "(opslog)").make(logging.WARNING, "m", timestamp)
+    finally:
+        logging.setLogRecordFactory(saved)
+    assert record.created == timestamp / 1e9
+    assert record.relativeCreated > 0

@@ -74,9 +74,18 @@ _current_thread = threading.current_thread
 _modules = sys.modules
 _getpid = getattr(os, "getpid", None)
 
-#: A level's fixed fields, logging's start time (seconds since the epoch)
-#: and whether its records have ``taskName``.
-_Template = tuple[dict[str, Any], float, bool]
+
+def _logging_start() -> float:
+    """When ``logging`` was loaded (seconds since the epoch): what a record's
+    ``relativeCreated`` counts from, read off a record the stdlib makes."""
+    probe = _LogRecord("", logging.INFO, "", 0, "", (), None)
+    return float(probe.created - probe.relativeCreated / 1000)
+
+
+_START = _logging_start()
+
+#: A level's fixed fields, and whether its records have ``taskName``.
+_Template = tuple[dict[str, Any], bool]
 
 
 class RecordMaker:
@@ -98,15 +107,14 @@ class RecordMaker:
             record = self._logger.makeRecord(
                 self._logger.name, level, self._pathname, 0, message, (), None, func=None
             )
-            data = record.__dict__
-            _set_times(data, timestamp_ns, data["created"] - data["relativeCreated"] / 1000)
+            _set_times(record.__dict__, timestamp_ns)
             return record
-        fixed, start, with_task = template
+        fixed, with_task = template
         record = _new_record(_LogRecord)
         data = record.__dict__
         data.update(fixed)
         data["msg"] = message
-        _set_times(data, timestamp_ns, start)
+        _set_times(data, timestamp_ns)
         # The thread, process and task fields by LogRecord.__init__'s rules,
         # written out here: this runs for every event.
         if logging.logThreads:
@@ -150,11 +158,7 @@ class RecordMaker:
             with_task = _TASK in made
             if set(made) != _FIXED | _TIMES | _ORIGIN | ({_TASK} if with_task else set()):
                 return None
-            template: Optional[_Template] = (
-                {key: made[key] for key in _FIXED},
-                made["created"] - made["relativeCreated"] / 1000,
-                with_task,
-            )
+            template: Optional[_Template] = ({key: made[key] for key in _FIXED}, with_task)
             # A record made from it now must be the stdlib's, but for its times.
             self._templates[level] = template
             ours = vars(self.make(level, "", time.time_ns()))
@@ -166,7 +170,7 @@ class RecordMaker:
         return template
 
 
-def _set_times(data: dict[str, Any], timestamp_ns: int, start: float) -> None:
+def _set_times(data: dict[str, Any], timestamp_ns: int) -> None:
     """``created``, ``msecs`` and ``relativeCreated`` of a record made at
     ``timestamp_ns``, as Python 3.13 computes them from ``time.time_ns()``."""
     created = timestamp_ns / 1e9
@@ -175,4 +179,4 @@ def _set_times(data: dict[str, Any], timestamp_ns: int, start: float) -> None:
         msecs = 0.0  # the float seconds rounded up into the next second
     data["created"] = created
     data["msecs"] = msecs
-    data["relativeCreated"] = (created - start) * 1000
+    data["relativeCreated"] = (created - _START) * 1000
