@@ -15,6 +15,7 @@ record (message, the five required fields with the trace id as correlation
 id, the end events' status and durations).
 
     python benchmarks/throughput.py                 # rates 2000, 8400 and max events/s
+    python benchmarks/throughput.py --rates 500,4000,12000,16000   # other offered rates
     python benchmarks/throughput.py --quick         # one short run per case
 """
 
@@ -289,8 +290,18 @@ def main() -> int:
     parser.add_argument(
         "--options", default="{}", help="opslog.configure keywords as JSON, e.g. batch sizes"
     )
+    parser.add_argument(
+        "--rates",
+        default="2000,8400,max",
+        help="offered rates in events/s, comma-separated; max (or 0) means no pacing",
+    )
     args = parser.parse_args()
-    rates = [2000.0, 8400.0, 0.0]
+    try:
+        rates = [0.0 if r.strip() == "max" else float(r) for r in args.rates.split(",")]
+    except ValueError:
+        parser.error("--rates: numbers of events/s or max, comma-separated, e.g. 2000,8400,max")
+    if any(r < 0 for r in rates):
+        parser.error("--rates: a rate is events/s, 0 or more (0 or max: no pacing)")
     seconds = 1.0 if args.quick else args.seconds
     print(f"offered rates (events/s, 0 = max): {rates}; {seconds:g} s per run")
     rows = run(rates, seconds, ["http/protobuf", "grpc"], json.loads(args.options))
