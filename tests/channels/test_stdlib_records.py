@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 import threading
@@ -236,3 +237,90 @@ def test_a_factory_records_times_are_the_events_whatever_it_set(logger: logging.
         logging.setLogRecordFactory(saved)
     assert record.created == timestamp / 1e9
     assert record.relativeCreated > 0
+
+
+def _inject_trace_ids(record: logging.LogRecord) -> logging.LogRecord:
+    record.dd_trace_id = "4bf92f3577b34da6"  # type: ignore[attr-defined]
+    return record
+
+
+def _events_through_the_channel(captured: Capture) -> list[logging.LogRecord]:
+    before = len(captured.logging_records)
+    opslog.new_operation_logger("j").start_operation("op").end_operation()
+    return captured.logging_records[before:]
+
+
+def test_make_record_wrapped_on_the_logger_class_like_apm_agents_is_called(
+    captured: Capture,
+) -> None:
+    """ddtrace and SignalFx inject their ids with wrapt.wrap_function_wrapper(
+    logging.Logger, "makeRecord", ...), often after the application's imports."""
+    import wrapt
+
+    assert not any(hasattr(r, "dd_trace_id") for r in _events_through_the_channel(captured))
+    original = logging.Logger.__dict__["makeRecord"]
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> logging.LogRecord:
+        return _inject_trace_ids(wrapped(*args, **kwargs))
+
+    wrapt.wrap_function_wrapper(logging.Logger, "makeRecord", wrapper)
+    try:
+        records = _events_through_the_channel(captured)
+    finally:
+        logging.Logger.makeRecord = original  # type: ignore[method-assign]
+    assert records and all(r.dd_trace_id == "4bf92f3577b34da6" for r in records)  # type: ignore[attr-defined]
+    assert not any(hasattr(r, "dd_trace_id") for r in _events_through_the_channel(captured))
+
+
+def test_make_record_or_record_init_replaced_by_a_plain_wrapper_is_called(
+    captured: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = logging.Logger.makeRecord
+
+    @functools.wraps(original)
+    def make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _inject_trace_ids(original(self, *args, **kwargs))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(logging.Logger, "makeRecord", make_record)
+        records = _events_through_the_channel(captured)
+    assert records and all(hasattr(r, "dd_trace_id") for r in records)
+
+    original_init = logging.LogRecord.__init__
+
+    @functools.wraps(original_init)
+    def init(self: logging.LogRecord, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        _inject_trace_ids(self)
+
+    _events_through_the_channel(captured)  # the templates exist before the patch
+    monkeypatch.setattr(logging.LogRecord, "__init__", init)
+    records = _events_through_the_channel(captured)
+    assert records and all(hasattr(r, "dd_trace_id") for r in records)
+
+
+def test_opentelemetry_logging_instrumentation_puts_its_ids_on_opslog_records(
+    captured: Capture,
+) -> None:
+    """The real ``opentelemetry-instrumentation-logging`` installs a record
+    factory that stamps each record with the current span: opslog's records
+    get the ids of the step they were logged in."""
+    from opentelemetry.instrumentation.logging import LoggingInstrumentor
+
+    instrumentor = LoggingInstrumentor()
+    # its ids on records; not its own handler on the root logger
+    instrumentor.instrument(
+        set_logging_format=False, inject_trace_context=True, enable_log_auto_instrumentation=False
+    )
+    try:
+        op = opslog.new_operation_logger("j").start_operation("op")
+        step = op.start_step("s")
+        step.info("working")
+        step.end_step()
+        op.end_operation()
+    finally:
+        instrumentor.uninstrument()
+    record = next(r for r in captured.logging_records if r.event == "step_info")
+    assert record.otelSpanID == step.span_id  # type: ignore[attr-defined]
+    assert record.otelTraceID == op.correlation_id  # type: ignore[attr-defined]
+    assert not any(hasattr(r, "otelSpanID") for r in _events_through_the_channel(captured))

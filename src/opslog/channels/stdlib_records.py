@@ -23,10 +23,16 @@ call, plus what changes per record, set by the stdlib's own rules
 The template is used only where it gives exactly what ``makeRecord``
 would, and ``makeRecord`` is called otherwise:
 
-* an application's record factory (``logging.setLogRecordFactory``, checked
-  per record) is always called;
-* so is a ``makeRecord`` that the logger's class or the logger itself
-  overrides;
+* an application's record factory (``logging.setLogRecordFactory``) is
+  always called;
+* so is a ``makeRecord`` that is not the stdlib's own: one the logger's
+  class or the logger itself overrides, or one wrapped on
+  ``logging.Logger`` itself, as APM agents do to inject their trace ids
+  (ddtrace, SignalFx: ``wrapt.wrap_function_wrapper(logging.Logger,
+  "makeRecord", ...)``), and likewise a wrapped ``LogRecord.__init__``.
+  These are checked per record (a patch applied after opslog was imported
+  counts), against the stdlib's functions as found at import (a patch
+  applied before makes opslog call ``makeRecord`` for good);
 * the stdlib's record must hold only fields listed here (a Python version
   that adds one is left to ``makeRecord``), and a templated record must
   equal one the stdlib made at the same moment, field for field (checked
@@ -40,6 +46,7 @@ import os
 import sys
 import threading
 import time
+from types import FunctionType
 from typing import Any, Optional
 
 __all__ = ["RecordMaker"]
@@ -75,6 +82,21 @@ _modules = sys.modules
 _getpid = getattr(os, "getpid", None)
 
 
+def _stdlib_own(owner: type, name: str) -> object:
+    """``owner.name`` if it is the function ``logging`` itself defines, else
+    an object nothing is (so no identity test with it passes). A wrapper is
+    not the stdlib's: ``functools.wraps`` gives it its own code, and a
+    ``wrapt`` wrapper is not a function at all."""
+    function = vars(owner).get(name)
+    if type(function) is FunctionType and function.__code__.co_filename == logging.__file__:
+        return function
+    return object()
+
+
+_STDLIB_MAKE_RECORD = _stdlib_own(logging.Logger, "makeRecord")
+_STDLIB_RECORD_INIT = _stdlib_own(_LogRecord, "__init__")
+
+
 def _logging_start() -> float:
     """When ``logging`` was loaded (seconds since the epoch): what a record's
     ``relativeCreated`` counts from, read off a record the stdlib makes."""
@@ -93,6 +115,8 @@ class RecordMaker:
 
     def __init__(self, logger: logging.Logger, pathname: str) -> None:
         self._logger = logger
+        self._logger_type = type(logger)
+        self._logger_own = vars(logger)
         self._pathname = pathname
         #: level -> its template; None where makeRecord must be called.
         self._templates: dict[int, Optional[_Template]] = {}
@@ -100,7 +124,12 @@ class RecordMaker:
     def make(self, level: int, message: str, timestamp_ns: int) -> logging.LogRecord:
         """The record of one event, timed at ``timestamp_ns`` (ns since the epoch)."""
         template = None
-        if logging.getLogRecordFactory() is _LogRecord:
+        if (
+            logging.getLogRecordFactory() is _LogRecord
+            and _LogRecord.__init__ is _STDLIB_RECORD_INIT
+            and self._logger_type.makeRecord is _STDLIB_MAKE_RECORD
+            and "makeRecord" not in self._logger_own
+        ):
             templates = self._templates
             template = templates[level] if level in templates else self._template(level)
         if template is None:
@@ -150,8 +179,6 @@ class RecordMaker:
         """The fixed fields of ``level``'s records, or None (see the module's docstring)."""
         logger = self._logger
         self._templates[level] = None  # until it has passed
-        if "makeRecord" in vars(logger) or type(logger).makeRecord is not logging.Logger.makeRecord:
-            return None
         try:
             real = _LogRecord(logger.name, level, self._pathname, 0, "", (), None, func=None)
             made = vars(real)
