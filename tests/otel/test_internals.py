@@ -248,6 +248,71 @@ def test_the_fast_path_is_only_used_with_tested_sdk_versions(
     span.end()
 
 
+def _events_seen_by(add_event_calls: list[str]) -> list[str]:
+    """Run one step with two events; the event names ``add_event_calls`` got."""
+    with capture_events():
+        op = opslog.new_operation_logger("j").start_operation("op")
+        step = op.start_step("s")
+        step.info("working", {"n": 1})
+        step.end_step()
+        op.end_operation()
+    return add_event_calls
+
+
+def test_an_add_event_wrapped_on_the_sdk_span_is_called_for_every_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent's wrapper around the SDK's Span.add_event (wrapt, as agents
+    patch, or functools.wraps) has work to do per event: the ready path must
+    not go around it, even when the patch comes after the span type was first seen."""
+    import functools
+
+    import wrapt
+
+    _events_seen_by([])  # the span type is seen, and taken as ready, before any patch
+    original = vars(sdk_trace.Span)["add_event"]
+    calls: list[str] = []
+
+    @functools.wraps(original)
+    def plain(self: Any, name: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(name)
+        original(self, name, *args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(sdk_trace.Span, "add_event", plain)
+        # the type was cached as "ready" by the run above: the patch still counts
+        names = _events_seen_by(calls)
+    assert names == ["operation_start", "step_start", "step_info", "step_end", "operation_end"]
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
+        calls.append(args[0])
+        wrapped(*args, **kwargs)
+
+    calls.clear()
+    with monkeypatch.context() as mp:
+        mp.setattr(sdk_trace.Span, "add_event", original)  # restored on exit
+        wrapt.wrap_function_wrapper(sdk_trace.Span, "add_event", wrapper)
+        names = _events_seen_by(calls)
+    assert names == ["operation_start", "step_start", "step_info", "step_end", "operation_end"]
+    assert vars(sdk_trace.Span)["add_event"] is original
+
+
+def test_a_span_subclass_with_its_own_add_event_gets_the_public_path() -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    class AuditedSpan(sdk_trace.Span):
+        def add_event(self, name: str, attributes: Any = None, timestamp: Any = None) -> None:
+            seen.append((name, dict(attributes or {})))
+            super().add_event(name, attributes, timestamp)
+
+    span = AuditedSpan("s", trace.SpanContext(1, 2, is_remote=False))
+    span.start()
+    internals.span_event_adder(span)("step_info", {"k": "v"}, 1)
+    span.end()
+    assert seen == [("step_info", {"k": "v"})]
+    assert [(e.name, dict(e.attributes or {})) for e in span.events] == seen
+
+
 def _export_one_operation(prelude: str) -> tuple[dict[str, Any], OtlpReceiver]:
     """Run ``prelude`` (which breaks a name), then one operation exported to a receiver."""
     receiver = OtlpReceiver().start_http()

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from types import MappingProxyType
+from types import FunctionType, MappingProxyType
 from typing import Any, Callable, Optional
 
 from opentelemetry import context as otel_context
@@ -108,11 +108,30 @@ _FAST_PATH_ALLOWED = _sdk_version_tested()
 _ready_span_types: dict[type, Optional[type]] = {}
 
 
-def _sdk_event_class(span_type: type) -> Optional[type]:
-    from opentelemetry.sdk.trace import Event
-    from opentelemetry.sdk.trace import Span as SdkSpan
+#: The SDK's own ``Span.add_event`` as found when first looked up, or an
+#: object nothing is when it was not the SDK's own by then.
+_sdk_add_event: object = None
 
-    return Event if issubclass(span_type, SdkSpan) else None
+
+def _sdk_event_class(span_type: type) -> Optional[type]:
+    """The SDK's ``Event`` class if ``span_type`` is the SDK's span and its
+    ``add_event`` is the SDK's own, else None.
+
+    A subclass that overrides ``add_event``, or an ``add_event`` wrapped on
+    the SDK's ``Span`` (by an agent, with ``wrapt`` or ``functools.wraps``),
+    has work of its own to do for each event: such spans get the public
+    ``add_event``, never the ready path around it.
+    """
+    global _sdk_add_event
+    import opentelemetry.sdk.trace as sdk_trace
+
+    if _sdk_add_event is None:
+        own = vars(sdk_trace.Span).get("add_event")
+        genuine = type(own) is FunctionType and own.__code__.co_filename == sdk_trace.__file__
+        _sdk_add_event = own if genuine else object()
+    if issubclass(span_type, sdk_trace.Span) and span_type.add_event is _sdk_add_event:
+        return sdk_trace.Event
+    return None
 
 
 def span_event_adder(span: Span) -> SpanEventAdder:
@@ -123,7 +142,8 @@ def span_event_adder(span: Span) -> SpanEventAdder:
     were all coerced to valid attribute values already, that is the largest
     single cost of an event. For an SDK span whose limits cannot change
     anything (no attribute length limit, the event within the event
-    attribute count limit), opslog hands the SDK a ready ``Event`` holding
+    attribute count limit) and whose ``add_event`` is the SDK's own (see
+    :func:`_sdk_event_class`), opslog hands the SDK a ready ``Event`` holding
     an immutable copy of the attributes instead: the exported event is the
     same, field for field. Any other span, or any failure, gets the public
     ``add_event``.
@@ -137,8 +157,8 @@ def span_event_adder(span: Span) -> SpanEventAdder:
             event_class = _ready_span_types[span_type]
         else:
             event_class = _ready_span_types[span_type] = _sdk_event_class(span_type)
-        if event_class is None:
-            return public
+        if event_class is None or span_type.add_event is not _sdk_add_event:
+            return public  # (an add_event wrapped after the type was first seen)
         add_ready = span._add_event  # type: ignore[attr-defined]
         limits = span._limits  # type: ignore[attr-defined]
         if limits.max_attribute_length is not None:
