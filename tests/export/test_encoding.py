@@ -401,3 +401,41 @@ def test_the_span_exporter_delivers_with_the_fast_encoder(protocol: str) -> None
         assert _diagnostics.diagnostics().get(_diagnostics.SDK_FALLBACK, 0) == before
     finally:
         receiver.stop()
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_export_wrapped_on_the_exporter_class_is_never_gone_around(
+    when: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent's wrapper on the exporter class's ``export`` (wrapt, as agents
+    patch) runs for every batch, whether it came before opslog changed the
+    exporter's encoder or after; the data still arrives."""
+    import wrapt
+
+    internals._reported.discard("encode_logs")
+    receiver = OtlpReceiver().start_http()
+    batches: list[int] = []
+
+    def timing(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        batches.append(len(args[0]))
+        return wrapped(*args, **kwargs)
+
+    try:
+        exporter = OTLPLogExporter(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/logs")
+        with monkeypatch.context() as mp:
+            mp.setattr(OTLPLogExporter, "export", OTLPLogExporter.export)  # restored on exit
+            if when == "before":
+                wrapt.wrap_function_wrapper(OTLPLogExporter, "export", timing)
+                assert not internals.use_log_encoder(exporter, encode_log_records)
+            else:
+                assert internals.use_log_encoder(exporter, encode_log_records)
+                assert exporter.export(_batch(1)).name == "SUCCESS"  # before the wrapper
+                wrapt.wrap_function_wrapper(OTLPLogExporter, "export", timing)
+            assert exporter.export(_batch(2)).name == "SUCCESS"
+            assert exporter.export(_batch(3)).name == "SUCCESS"
+        assert batches == [2, 3]
+        expected = ([0] if when == "after" else []) + [0, 1, 0, 1, 2]
+        assert [r["i"] for r in _records_for(receiver)] == expected
+    finally:
+        receiver.stop()
+        internals._reported.discard("encode_logs")

@@ -354,6 +354,10 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
     This instance gets a copy of that function whose globals map the name to
     ``encode`` (any other exporter, the application's included, is
     untouched): retries, headers, compression and timeouts stay the SDK's.
+    Only the SDK's own function is copied: one wrapped on the exporter's
+    class (an agent timing exports, with ``wrapt`` or ``functools.wraps``)
+    is left alone, and when such a wrapper arrives later, each call goes to
+    it (and the SDK's encoder) instead of the copy.
     For gRPC the bytes are parsed back into the request message (in C, a
     fraction of the SDK's encoding cost). ``encode`` may return ``None`` for
     a batch it does not handle: the SDK's encoder does that batch. Of the
@@ -372,6 +376,8 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
             function = type(exporter)._translate_data
         if name not in function.__code__.co_names:
             raise LookupError(f"neither export nor _translate_data calls {name}")
+        if type(function) is not FunctionType:
+            raise LookupError(f"{method} is wrapped")  # a wrapt wrapper proxies __code__
         sdk_encode = function.__globals__[name]
         ready: Callable[[bytes], Any] = _Serialized if method == "export" else _request_parser(name)
     except Exception as exc:
@@ -399,15 +405,21 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
         return ready(data)
 
     try:
-        import types
-
         scope = dict(function.__globals__)
         scope[name] = checked_encode
-        patched = types.FunctionType(
+        patched = FunctionType(
             function.__code__, scope, function.__name__, function.__defaults__, function.__closure__
         )
         patched.__kwdefaults__ = function.__kwdefaults__
-        setattr(exporter, method, types.MethodType(patched, exporter))
+        exporter_type = type(exporter)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            current = getattr(exporter_type, method)
+            if current is not function:  # wrapped on the class since: the wrapper runs
+                return current(exporter, *args, **kwargs)
+            return patched(exporter, *args, **kwargs)
+
+        setattr(exporter, method, call)
     except Exception as exc:
         _fell_back(name, exc)
         return False
