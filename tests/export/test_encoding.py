@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from hypothesis import given, settings
@@ -439,3 +439,38 @@ def test_an_export_wrapped_on_the_exporter_class_is_never_gone_around(
     finally:
         receiver.stop()
         internals._reported.discard("encode_logs")
+
+
+def test_a_batch_measured_for_its_size_is_not_encoded_again_for_its_export() -> None:
+    receiver = OtlpReceiver().start_http()
+    encoded: list[int] = []
+
+    def counting(batch: Sequence[Any]) -> Optional[bytes]:
+        encoded.append(len(batch))
+        return encode_log_records(batch)
+
+    try:
+        exporter = OTLPLogExporter(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/logs")
+        sizes = internals.RequestSizes(counting)
+        assert internals.use_log_encoder(exporter, counting, sizes)
+        for n in (3, 2):
+            batch = _batch(n)
+            assert sizes.measure(batch) == len(encode_log_records(batch))
+            assert exporter.export(batch).name == "SUCCESS"
+        assert encoded == [3, 2]  # once each: the export took the measured bytes
+        other = _batch(4)
+        sizes.measure(_batch(1))  # another batch measured last: its bytes are not taken
+        assert exporter.export(other).name == "SUCCESS"
+        assert encoded == [3, 2, 1, 4]
+        assert [r["i"] for r in _records_for(receiver)] == [0, 1, 2, 0, 1, 0, 1, 2, 3]
+    finally:
+        receiver.stop()
+
+
+def test_a_batch_opslogs_encoder_leaves_to_the_sdk_is_measured_by_the_sdks() -> None:
+    exporter = OTLPLogExporter(endpoint="http://127.0.0.1:9/v1/logs")
+    sizes = internals.RequestSizes(lambda batch: None)  # handles nothing
+    assert sizes.measure(_batch(2)) is None  # no SDK encoder known yet
+    assert internals.use_log_encoder(exporter, encode_log_records, sizes)
+    batch = _batch(2)
+    assert sizes.measure(batch) == len(encode_logs(batch).SerializeToString())

@@ -314,3 +314,39 @@ def test_no_reachability_check_through_a_proxy(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("NO_PROXY", "collector.example")
     monkeypatch.setenv("no_proxy", "collector.example")
     assert _reachability(_signal("https://collector.example:4318/v1/traces")) is not None
+
+
+def test_batches_larger_than_the_collectors_grpc_limit_still_arrive() -> None:
+    """The receiver's gRPC server refuses messages over 4 MiB, as the
+    Collector's does by default (max_recv_msg_size_mib): a full batch of
+    2048 steps with 10 events each (~8 MB encoded) goes in parts, and every
+    span arrives."""
+    receiver = OtlpReceiver().start_grpc()
+    try:
+        opslog.configure(
+            service_name=SERVICE,
+            endpoint=receiver.endpoint("grpc"),
+            protocol="grpc",
+            schedule_delay=30,  # only full batches (and the last at shutdown)
+            console=False,
+            log_records=False,
+        )
+        op = opslog.new_operation_logger("j").start_operation("bulk-copy")
+        for n in range(2100):
+            step = op.start_step(f"chunk-{n}")
+            for i in range(10):
+                step.info("copied", {"offset": i * 4096, "device_path": f"/dev/vd{n}-{i}"})
+            step.end_step()
+        op.end_operation()
+        assert opslog.shutdown(timeout=20)
+        stats = opslog.export_stats()["spans"]
+        assert (stats["exported"], stats["failed"], stats["dropped"]) == (2101, 0, 0)
+        assert len(receiver.spans()) == 2101
+        largest = max(len(r.SerializeToString()) for r in receiver.received.trace_requests)
+        assert (
+            largest
+            <= 4_000_000
+            < sum(len(r.SerializeToString()) for r in receiver.received.trace_requests)
+        )
+    finally:
+        receiver.stop()

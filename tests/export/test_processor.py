@@ -5,8 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Callable, Optional
 
-from opslog.export.processor import PROBE_BATCH, BatchSettings, BoundedBatchProcessor
+from hypothesis import given
+from hypothesis import strategies as st
+
+from opslog.export.processor import (
+    PROBE_BATCH,
+    BatchSettings,
+    BoundedBatchProcessor,
+    parts_within,
+)
 
 
 def _processor(
@@ -247,3 +256,96 @@ def test_a_flush_or_shutdown_with_the_endpoint_down_fails_the_queue_at_once() ->
     assert endpoint.exports == 0
     stats = processor.stats
     assert (stats.exported, stats.failed, processor.pending) == (0, 300, 0)
+
+
+# -- batches within the byte limit -------------------------------------------------------
+def _bytes_of(sizes: dict[int, int]) -> Callable[[Sequence[int]], Optional[int]]:
+    """A measure: a request's bytes are its items' sizes plus a 10-byte header."""
+    return lambda part: 10 + sum(sizes[item] for item in part)
+
+
+def test_a_batch_that_fits_is_one_part_measured_once() -> None:
+    measured: list[int] = []
+
+    def measure(part: Sequence[int]) -> int:
+        measured.append(len(part))
+        return 10 * len(part)
+
+    batch = list(range(100))
+    parts = list(parts_within(batch, measure, limit=1000))
+    assert parts == [batch] and parts[0] is batch  # the very object measured
+    assert measured == [100]
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=300),
+    st.integers(min_value=100, max_value=5000),
+)
+def test_parts_keep_the_order_and_stay_within_the_limit(item_sizes: list[int], limit: int) -> None:
+    sizes = dict(enumerate(item_sizes))
+    batch = list(sizes)
+    measure = _bytes_of(sizes)
+    parts = list(parts_within(batch, measure, limit))
+    assert [item for part in parts for item in part] == batch  # nothing lost, reordered or doubled
+    for part in parts:
+        # over the limit only a single item that is itself over it
+        assert measure(part) <= limit or len(part) == 1
+
+
+def test_a_part_that_cannot_be_measured_goes_whole() -> None:
+    assert list(parts_within([1, 2, 3], lambda part: None, limit=1)) == [[1, 2, 3]]
+
+
+def test_a_batch_over_the_byte_limit_is_delivered_in_parts_and_counted_exactly() -> None:
+    """A receiver refuses requests over the limit (as the Collector's gRPC
+    receiver refuses messages over 4 MiB): every item still arrives."""
+    item_size = 1000
+    received: list[int] = []
+    requests: list[int] = []
+
+    def export(part: Sequence[int]) -> bool:
+        requests.append(len(part))
+        if 10 + item_size * len(part) > 50_000:
+            return False  # what the receiver does
+        received.extend(part)
+        return True
+
+    processor = BoundedBatchProcessor(
+        "items",
+        export,
+        lambda: None,
+        BatchSettings(1000, 200, 5.0, max_export_bytes=50_000),
+        measure=lambda part: 10 + item_size * len(part),
+    )
+    for n in range(600):
+        processor.add(n)
+    assert processor.force_flush(5)
+    assert received == list(range(600))
+    assert max(requests) * item_size <= 50_000
+    stats = processor.stats
+    assert (stats.exported, stats.failed, stats.dropped, processor.pending) == (600, 0, 0, 0)
+    processor.shutdown(1)
+
+
+def test_when_a_part_fails_the_parts_before_it_count_as_exported_and_the_rest_failed() -> None:
+    calls: list[int] = []
+
+    def export(part: Sequence[int]) -> bool:
+        calls.append(len(part))
+        return len(calls) == 1  # the first part lands, then the endpoint fails
+
+    processor = BoundedBatchProcessor(
+        "items",
+        export,
+        lambda: None,
+        BatchSettings(1000, 32, 5.0, max_export_bytes=100),
+        measure=lambda part: 10 * len(part),
+    )
+    for n in range(32):  # one probe batch: 320 bytes, so four parts of 8
+        processor.add(n)
+    processor.force_flush(2)
+    stats = processor.stats
+    assert calls[0] == 8
+    assert stats.exported == 8 and stats.failed == 24
+    assert stats.exported + stats.failed + stats.dropped + processor.pending == 32
+    processor.shutdown(1)

@@ -62,6 +62,7 @@ from ..channels.jsonlines import JSON_LINES_STATS, JsonLinesFileHandler
 from ..channels.stdlib import LOGGER_NAME
 from ..fields.urls import shown_url
 from ..otel.internals import (
+    RequestSizes,
     is_placeholder_logger_provider,
     use_log_encoder,
     use_span_encoder,
@@ -99,18 +100,20 @@ _EXPORTERS = {
 }
 
 
-def _exporter(signal_name: str, signal: SignalConfig) -> Any:
-    """The exporter for one signal; the gRPC modules are imported only here."""
+def _exporter(signal_name: str, signal: SignalConfig) -> tuple[Any, Optional[RequestSizes]]:
+    """The exporter for one signal, and for OTLP what measures its requests
+    (batches are split by it, see :func:`.processor.parts_within`); the gRPC
+    modules are imported only here."""
     import importlib
 
     if signal.exporter == "console":
         if signal_name == "traces":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-            return ConsoleSpanExporter()
+            return ConsoleSpanExporter(), None
         from opentelemetry.sdk._logs.export import ConsoleLogExporter
 
-        return ConsoleLogExporter()
+        return ConsoleLogExporter(), None
     module, name = _EXPORTERS[(signal_name, signal.protocol)]
     exporter_class = getattr(importlib.import_module(module), name)
     gzip = signal.compression == "gzip"
@@ -156,10 +159,12 @@ def _exporter(signal_name: str, signal: SignalConfig) -> Any:
     # .encoding): the export thread keeps up with a busier caller, and takes
     # less of the interpreter from it.
     if signal_name == "logs":
-        use_log_encoder(exporter, encode_log_records)
+        sizes = RequestSizes(encode_log_records)
+        use_log_encoder(exporter, encode_log_records, sizes)
     else:
-        use_span_encoder(exporter, encode_spans)
-    return exporter
+        sizes = RequestSizes(encode_spans)
+        use_span_encoder(exporter, encode_spans, sizes)
+    return exporter, sizes
 
 
 _FIX = {
@@ -381,25 +386,25 @@ class Pipeline:
             if config.exports:
                 providers_ok = self._providers(config, notes)
                 if providers_ok:
-                    self.span_switch.inner = (
-                        SpanBatchProcessor(
-                            _exporter("traces", config.traces),
+                    self.span_switch.inner = None
+                    if config.traces is not None:
+                        exporter, sizes = _exporter("traces", config.traces)
+                        self.span_switch.inner = SpanBatchProcessor(
+                            exporter,
                             config.traces.batch,
                             reachable=_reachability(config.traces),
+                            measure=sizes.measure if sizes is not None else None,
                         )
-                        if config.traces is not None
-                        else None
-                    )
-                    self.log_switch.inner = (
-                        LogProcessor(
-                            _exporter("logs", config.logs),
+                    self.log_switch.inner = None
+                    if config.logs is not None:
+                        exporter, sizes = _exporter("logs", config.logs)
+                        self.log_switch.inner = LogProcessor(
+                            exporter,
                             config.logs.batch,
                             _prober("logs", config.logs),
                             _reachability(config.logs),
+                            sizes.measure if sizes is not None else None,
                         )
-                        if config.logs is not None
-                        else None
-                    )
             else:
                 self.span_switch.inner = None
                 self.log_switch.inner = None

@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Optional, TypeVar
 
@@ -90,6 +90,11 @@ class BatchSettings:
     max_queue_size: int = 8192
     max_batch_size: int = 2048
     schedule_delay: float = 1.0  # seconds between exports when the queue is not full
+    #: The largest export request, in encoded bytes: a batch whose request
+    #: would be larger goes in parts (see :func:`parts_within`). The
+    #: Collector's OTLP/gRPC receiver refuses messages over 4 MiB by default
+    #: (``max_recv_msg_size_mib``): 2048 spans of 10 events each make ~8 MB.
+    max_export_bytes: int = 4_000_000
 
 
 @dataclass
@@ -117,6 +122,29 @@ class ExportStats:
         self.exported += other.exported
         self.dropped += other.dropped
         self.failed += other.failed
+
+
+def parts_within(
+    batch: Sequence[T], measure: Callable[[Sequence[T]], Optional[int]], limit: int
+) -> Iterator[Sequence[T]]:
+    """``batch`` in order, in parts whose export request ``measure`` finds
+    at most ``limit`` bytes: the whole batch when it fits (the common case),
+    else split into as many even parts as its size needs, each measured
+    again (items differ in size) and split further if it must. A single
+    item is sent as it is, whatever its size (the receiver decides); so is
+    a part ``measure`` cannot size. Parts are measured just before they are
+    yielded, so the exporter can reuse the bytes measured
+    (:class:`opslog.otel.internals.RequestSizes`)."""
+    pending: list[Sequence[T]] = [batch]
+    while pending:
+        part = pending.pop()
+        size = measure(part) if len(part) > 1 else None
+        if size is None or size <= limit:
+            yield part
+            continue
+        pieces = size // limit + 1
+        step = -(-len(part) // pieces)  # ceiling division
+        pending.extend(reversed([part[i : i + step] for i in range(0, len(part), step)]))
 
 
 class _Tally:
@@ -159,9 +187,13 @@ class BoundedBatchProcessor(Generic[T]):
         settings: BatchSettings,
         probe: Optional[Callable[[], Optional[str]]] = None,
         reachable: Optional[Callable[[], bool]] = None,
+        measure: Optional[Callable[[Sequence[T]], Optional[int]]] = None,
     ) -> None:
         self.signal = signal
         self._export = export
+        #: The encoded size of a batch's export request (None: unknown); a
+        #: batch over ``settings.max_export_bytes`` is sent in parts.
+        self._measure = measure
         #: Whether the endpoint accepts a connection now (cheap: no encoding,
         #: nothing sent); asked before exporting after a failure. ``None``:
         #: always try the exporter.
@@ -352,28 +384,46 @@ class BoundedBatchProcessor(Generic[T]):
             self._in_flight = len(batch)
             self._taken += len(batch)
             if self.refused is not None:
-                delivered = None  # the endpoint takes no such signal: not sent
-            else:
-                try:
-                    delivered = self._export(batch)
-                except Exception:
-                    delivered = False
+                self._in_flight = 0
+                self._discarded += len(batch)  # the endpoint takes no such signal: not sent
+                continue
+            delivered = self._send(batch)
             self._in_flight = 0
             if self._gave_up:
-                return  # shutdown already counted this batch as dropped
-            if delivered is None:
-                self._discarded += len(batch)
-            elif delivered:
-                self._exported += len(batch)
+                return  # shutdown already counted the undelivered rest as dropped
+            if delivered == len(batch):
                 self._failures = 0
                 if self._holding:
                     self._release()
             else:
-                self._failed += len(batch)
+                self._failed += len(batch) - delivered
                 self._check_refused()
                 self._back_off()
                 if not flushing or self._nobody_there(flushing=True):
                     return  # the next try after the backoff, or nothing left
+
+    def _send(self, batch: list[T]) -> int:
+        """Export ``batch``, in parts within the byte limit; how many items
+        were delivered. Each part is counted as it lands; the first part
+        that fails ends the batch (its rest is counted failed by the caller:
+        the endpoint is failing, the next try waits for the backoff)."""
+        delivered = 0
+        parts: Iterator[Sequence[T]] = (
+            parts_within(batch, self._measure, self.settings.max_export_bytes)
+            if self._measure is not None
+            else iter((batch,))
+        )
+        for part in parts:
+            try:
+                ok = self._export(part)
+            except Exception:
+                ok = False
+            if not ok or self._gave_up:
+                break
+            delivered += len(part)
+            self._exported += len(part)
+            self._in_flight -= len(part)
+        return delivered
 
     def _check_refused(self) -> None:
         """After the first failed export: does the endpoint take this signal at all?"""
@@ -466,10 +516,11 @@ class _ExporterBatch:
         settings: BatchSettings,
         probe: Optional[Callable[[], Optional[str]]] = None,
         reachable: Optional[Callable[[], bool]] = None,
+        measure: Optional[Callable[[Sequence[Any]], Optional[int]]] = None,
     ) -> None:
         self.exporter = exporter
         self.batch: BoundedBatchProcessor[Any] = BoundedBatchProcessor(
-            self.signal, self._export, exporter.shutdown, settings, probe, reachable
+            self.signal, self._export, exporter.shutdown, settings, probe, reachable, measure
         )
 
     def _export(self, items: Sequence[Any]) -> bool:

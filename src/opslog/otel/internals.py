@@ -57,6 +57,7 @@ __all__ = [
     "span_event_adder",
     "suppress_instrumentation",
     "trace_state",
+    "RequestSizes",
     "use_encoder",
     "use_log_encoder",
     "use_span_encoder",
@@ -305,14 +306,65 @@ class _Serialized:
     SerializePartialToString = SerializeToString
 
 
-def use_log_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> bool:
+def use_log_encoder(
+    exporter: Any, encode: Callable[[Any], Optional[bytes]], sizes: Optional[RequestSizes] = None
+) -> bool:
     """:func:`use_encoder` for an OTLP log exporter (``encode_logs``)."""
-    return use_encoder(exporter, "encode_logs", encode)
+    return use_encoder(exporter, "encode_logs", encode, sizes)
 
 
-def use_span_encoder(exporter: Any, encode: Callable[[Any], Optional[bytes]]) -> bool:
+def use_span_encoder(
+    exporter: Any, encode: Callable[[Any], Optional[bytes]], sizes: Optional[RequestSizes] = None
+) -> bool:
     """:func:`use_encoder` for an OTLP span exporter (``encode_spans``)."""
-    return use_encoder(exporter, "encode_spans", encode)
+    return use_encoder(exporter, "encode_spans", encode, sizes)
+
+
+class RequestSizes:
+    """The size in bytes of the export request a batch makes, as opslog's
+    ``encode`` writes it: what :class:`opslog.export.processor.BoundedBatchProcessor`
+    splits a batch by before it is sent.
+
+    The bytes of the batch measured last are kept for its export (once
+    :func:`use_encoder` has given the exporter ``encode``), so the common
+    case, a batch that fits, is encoded once. A batch ``encode`` does not
+    handle is measured with the SDK's encoder (once :func:`use_encoder` has
+    found it); otherwise its size is unknown (``None``).
+    """
+
+    def __init__(self, encode: Callable[[Any], Optional[bytes]]) -> None:
+        self._encode = encode
+        #: The SDK's encoder, set by :func:`use_encoder`.
+        self.sdk_encode: Optional[Callable[[Any], Any]] = None
+        #: Set by :func:`use_encoder`: the exporter takes the bytes kept.
+        self.keep = False
+        self._kept: Optional[tuple[Any, bytes]] = None
+
+    def measure(self, batch: Any) -> Optional[int]:
+        """The encoded size of ``batch``'s request in bytes, or None if unknown."""
+        self._kept = None
+        try:
+            data = self._encode(batch)
+        except Exception:
+            data = None
+        if data is not None:
+            if self.keep:
+                self._kept = (batch, data)
+            return len(data)
+        if self.sdk_encode is None:
+            return None
+        try:
+            return int(self.sdk_encode(batch).ByteSize())
+        except Exception:
+            return None
+
+    def take(self, batch: Any) -> Optional[bytes]:
+        """The bytes measured for this very ``batch`` object, once; else None."""
+        kept = self._kept
+        if kept is None or kept[0] is not batch:
+            return None
+        self._kept = None
+        return kept[1]
 
 
 #: How many items of an exporter's first batch both encoders write for the
@@ -343,7 +395,12 @@ def _request_parser(name: str) -> Callable[[bytes], Any]:
     return ExportTraceServiceRequest.FromString  # type: ignore[no-any-return]
 
 
-def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes]]) -> bool:
+def use_encoder(
+    exporter: Any,
+    name: str,
+    encode: Callable[[Any], Optional[bytes]],
+    sizes: Optional[RequestSizes] = None,
+) -> bool:
     """Make this one OTLP ``exporter`` (HTTP or gRPC) serialise its batches
     with ``encode`` instead of the SDK's encoder function ``name``
     (``encode_logs`` or ``encode_spans``); True if done.
@@ -366,7 +423,8 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
     differ, the SDK's encoder is used from then on (reported as
     ``sdk_fallback``). A sample, not the whole batch: the SDK's encoder is
     three to four times slower, and a first batch of 2048 spans took ~0.3 s of
-    the interpreter, which a short job's caller felt.
+    the interpreter, which a short job's caller felt. With ``sizes``, a batch
+    whose bytes it kept when it measured them is not encoded again.
     """
     try:
         method = "export"
@@ -379,6 +437,8 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
         if type(function) is not FunctionType:
             raise LookupError(f"{method} is wrapped")  # a wrapt wrapper proxies __code__
         sdk_encode = function.__globals__[name]
+        if sizes is not None:
+            sizes.sdk_encode = sdk_encode
         ready: Callable[[bytes], Any] = _Serialized if method == "export" else _request_parser(name)
     except Exception as exc:
         _fell_back(name, exc)
@@ -389,7 +449,9 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
         if verified == [False]:
             return sdk_encode(batch)
         try:
-            data = encode(batch)
+            data = sizes.take(batch) if sizes is not None else None
+            if data is None:
+                data = encode(batch)
             if not verified:
                 sample = _verification_sample(batch)
                 mine = data if sample is batch or data is None else encode(sample)
@@ -401,6 +463,8 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
             verified.append(sdk_encode(sample).SerializeToString() == mine)
             if not verified[0]:
                 _fell_back(name, ValueError("opslog's encoding differs from the SDK's"))
+                if sizes is not None:
+                    sizes.keep = False  # nothing will take them
                 return sdk_encode(batch)
         return ready(data)
 
@@ -423,4 +487,6 @@ def use_encoder(exporter: Any, name: str, encode: Callable[[Any], Optional[bytes
     except Exception as exc:
         _fell_back(name, exc)
         return False
+    if sizes is not None:
+        sizes.keep = True
     return True
