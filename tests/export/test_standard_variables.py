@@ -88,6 +88,13 @@ def test_batch_variables_per_signal_and_keywords_win() -> None:
     kw = resolve(environ, max_queue_size=50, schedule_delay=2.0, timeout=7.0)
     assert kw.traces.batch.max_queue_size == kw.logs.batch.max_queue_size == 50
     assert kw.traces.batch.schedule_delay == 2.0 and kw.traces.timeout == 7.0
+    # the request size limit: a keyword only (no standard variable), both signals
+    assert config.traces.batch.max_export_bytes == config.logs.batch.max_export_bytes == 4_000_000
+    small = resolve(environ, max_export_bytes=1_000_000)
+    assert small.traces.batch.max_export_bytes == small.logs.batch.max_export_bytes == 1_000_000
+    for bad in (0, -1, 2.5, "1MB", True):
+        with pytest.raises(ValueError, match="max_export_bytes must be a whole number >= 1"):
+            resolve(environ, max_export_bytes=bad)
 
 
 def test_tls_variables_per_signal(tmp_path: Path) -> None:

@@ -299,6 +299,7 @@ def _batch_settings(
         # A batch never larger than the queue (what the SDK does too).
         max_batch_size=min(batch or defaults.max_batch_size, max_queue),
         schedule_delay=defaults.schedule_delay if delay is None else delay,
+        max_export_bytes=_positive_int(kwargs, "max_export_bytes", defaults.max_export_bytes),
     )
 
 

@@ -39,6 +39,7 @@ _EXPORT_OPTIONS = (
     "add_to_existing",
     "max_queue_size",
     "max_export_batch_size",
+    "max_export_bytes",
     "schedule_delay",
     "traces_exporter",
     "logs_exporter",
@@ -67,6 +68,7 @@ def configure(
     add_to_existing: Optional[bool] = None,
     max_queue_size: Optional[int] = None,
     max_export_batch_size: Optional[int] = None,
+    max_export_bytes: Optional[int] = None,
     schedule_delay: Optional[float] = None,
     traces_exporter: Optional[str] = None,
     logs_exporter: Optional[str] = None,
@@ -101,6 +103,9 @@ def configure(
         max_queue_size, max_export_batch_size, schedule_delay: batching, for
             both signals (else ``OTEL_BSP_*`` for spans and ``OTEL_BLRP_*`` for
             log records, delays in milliseconds; defaults 8192, 2048, 1 s).
+        max_export_bytes: the largest export request, in encoded bytes (no
+            variable; default 4,000,000, under the Collector's 4 MiB gRPC
+            limit): a batch whose request would be larger is sent in parts.
         traces_exporter, logs_exporter: ``"otlp"``, ``"console"`` or
             ``"none"`` (else ``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``;
             default: OTLP when an endpoint is set). ``"none"`` for logs is
@@ -155,6 +160,7 @@ def configure(
             ("add_to_existing", add_to_existing),
             ("max_queue_size", max_queue_size),
             ("max_export_batch_size", max_export_batch_size),
+            ("max_export_bytes", max_export_bytes),
             ("schedule_delay", schedule_delay),
             ("traces_exporter", traces_exporter),
             ("logs_exporter", logs_exporter),
