@@ -9,13 +9,15 @@ table gives the delivered fraction of spans and of log records for each.
 
 The workload is the benchmark's: one operation with 10 steps, each step an
 ``info`` and a ``success`` with 5 fields whose string values change on every
-event (42 events and 11 spans per operation). The raw SDK side sends the
+event (42 events and 11 spans per operation; ``--infos N`` puts N ``info``
+events in each step, for larger spans). The raw SDK side sends the
 same data as opslog: the same attributes on every span, span event and log
 record (message, the five required fields with the trace id as correlation
 id, the end events' status and durations).
 
     python benchmarks/throughput.py                 # rates 2000, 8400 and max events/s
     python benchmarks/throughput.py --rates 500,4000,12000,16000   # other offered rates
+    python benchmarks/throughput.py --infos 8       # larger spans: 8 info events per step
     python benchmarks/throughput.py --quick         # one short run per case
 """
 
@@ -96,7 +98,9 @@ WORKLOAD = r"""
 import json, sys, time
 impl, protocol, endpoint = sys.argv[1:4]
 rate, seconds, options = float(sys.argv[4]), float(sys.argv[5]), json.loads(sys.argv[6])
-STEPS, EVENTS_PER_OP = 10, 42
+INFOS = int(sys.argv[7])
+STEPS = 10
+EVENTS_PER_OP = 2 + STEPS * (3 + INFOS)
 counter = iter(range(10**9))
 
 def fields():
@@ -114,7 +118,8 @@ if impl == "opslog":
         with opslog.new_operation_logger("job").operation("failover") as op:
             for s in range(STEPS):
                 with op.step(f"step-{s}") as step:
-                    step.info("working", fields())
+                    for _ in range(INFOS):
+                        step.info("working", fields())
                     step.success("done", fields())
 
     def finish(deadline):
@@ -175,7 +180,8 @@ else:
                 ) as span:
                     base = {**required, "step": name}
                     emit(span, "step_start", f"step {name} started", base)
-                    emit(span, "step_info", "working", {**fields(), **base})
+                    for _ in range(INFOS):
+                        emit(span, "step_info", "working", {**fields(), **base})
                     emit(span, "step_success", "done", {**fields(), **base})
                     emit(span, "step_end", f"step {name} completed",
                          {**ended(step_started, "step"), **base})
@@ -228,8 +234,13 @@ def _counts(http_port: int) -> dict[str, int]:
 
 
 def run(
-    rates: list[float], seconds: float, protocols: list[str], options: dict[str, Any]
+    rates: list[float],
+    seconds: float,
+    protocols: list[str],
+    options: dict[str, Any],
+    infos: int = 1,
 ) -> list[dict[str, Any]]:
+    events_per_op = 2 + 10 * (3 + infos)
     receiver = subprocess.Popen(
         [sys.executable, "-c", RECEIVER, str(600)], stdout=subprocess.PIPE, text=True
     )
@@ -255,6 +266,7 @@ def run(
                             str(rate),
                             str(seconds),
                             json.dumps(options),
+                            str(infos),
                         )
                     )
                     time.sleep(0.5)
@@ -265,9 +277,9 @@ def run(
                             "protocol": protocol,
                             "offered": rate,
                             "impl": impl,
-                            "events_per_s": round(ops * 42 / outcome["elapsed"]),
+                            "events_per_s": round(ops * events_per_op / outcome["elapsed"]),
                             "spans": got["spans"] / (ops * 11),
-                            "log_records": got["log_records"] / (ops * 42),
+                            "log_records": got["log_records"] / (ops * events_per_op),
                         }
                     )
                     row = rows[-1]
@@ -295,7 +307,15 @@ def main() -> int:
         default="2000,8400,max",
         help="offered rates in events/s, comma-separated; max (or 0) means no pacing",
     )
+    parser.add_argument(
+        "--infos",
+        type=int,
+        default=1,
+        help="info events per step (default 1: 4 events per step span; 8 make ~3.9 KB spans)",
+    )
     args = parser.parse_args()
+    if args.infos < 0:
+        parser.error("--infos: a number of events, 0 or more")
     try:
         rates = [0.0 if r.strip() == "max" else float(r) for r in args.rates.split(",")]
     except ValueError:
@@ -304,7 +324,7 @@ def main() -> int:
         parser.error("--rates: a rate is events/s, 0 or more (0 or max: no pacing)")
     seconds = 1.0 if args.quick else args.seconds
     print(f"offered rates (events/s, 0 = max): {rates}; {seconds:g} s per run")
-    rows = run(rates, seconds, ["http/protobuf", "grpc"], json.loads(args.options))
+    rows = run(rates, seconds, ["http/protobuf", "grpc"], json.loads(args.options), args.infos)
     worse = [
         (r, raw)
         for r in rows
