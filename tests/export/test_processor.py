@@ -349,3 +349,10 @@ def test_when_a_part_fails_the_parts_before_it_count_as_exported_and_the_rest_fa
     assert stats.exported == 8 and stats.failed == 24
     assert stats.exported + stats.failed + stats.dropped + processor.pending == 32
     processor.shutdown(1)
+
+
+def test_a_measure_that_raises_sends_the_batch_whole() -> None:
+    def broken(part: Sequence[int]) -> int:
+        raise RuntimeError("cannot measure")
+
+    assert list(parts_within([1, 2, 3], broken, limit=1)) == [[1, 2, 3]]

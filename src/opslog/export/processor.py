@@ -132,13 +132,16 @@ def parts_within(
     else split into as many even parts as its size needs, each measured
     again (items differ in size) and split further if it must. A single
     item is sent as it is, whatever its size (the receiver decides); so is
-    a part ``measure`` cannot size. Parts are measured just before they are
-    yielded, so the exporter can reuse the bytes measured
+    a part ``measure`` cannot size (or raises on). Parts are measured just
+    before they are yielded, so the exporter can reuse the bytes measured
     (:class:`opslog.otel.internals.RequestSizes`)."""
     pending: list[Sequence[T]] = [batch]
     while pending:
         part = pending.pop()
-        size = measure(part) if len(part) > 1 else None
+        try:
+            size = measure(part) if len(part) > 1 else None
+        except Exception:
+            size = None
         if size is None or size <= limit:
             yield part
             continue

@@ -49,6 +49,7 @@ from .. import _diagnostics
 
 __all__ = [
     "FAST_PATH_SDK_VERSIONS",
+    "RequestSizes",
     "SpanEventAdder",
     "VERIFIED_ITEMS",
     "events_dropped",
@@ -57,7 +58,6 @@ __all__ = [
     "span_event_adder",
     "suppress_instrumentation",
     "trace_state",
-    "RequestSizes",
     "use_encoder",
     "use_log_encoder",
     "use_span_encoder",
