@@ -690,7 +690,8 @@ def outage_run(mode: str, events: int) -> dict[str, Any]:
     OTLP/HTTP requests, so that only opslog's memory and CPU are measured here.
     "noop" is the baseline for "down" and "black-holed": the same pipeline
     with exporters whose ``export`` returns success without encoding or
-    sending anything (what the caller would pay if export cost nothing).
+    sending anything, and no batch measured for the request size limit
+    (what the caller would pay if export cost nothing).
     """
     sink = None
     endpoint = ""
@@ -733,6 +734,9 @@ if mode == "noop":
     from opentelemetry.sdk.trace.export import SpanExportResult
     OTLPSpanExporter.export = lambda self, batch: SpanExportResult.SUCCESS
     OTLPLogExporter.export = lambda self, batch: LogRecordExportResult.SUCCESS
+    # Nor is a batch measured for the request size limit (that encodes it).
+    from opslog.otel.internals import RequestSizes
+    RequestSizes.measure = lambda self, batch: None
 opslog.configure(service_name="bench", endpoint=endpoint, timeout=5.0, console=False)
 def rss():
     with open("/proc/self/status") as f:
