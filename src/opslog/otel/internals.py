@@ -327,9 +327,12 @@ class RequestSizes:
 
     The bytes of the batch measured last are kept for its export (once
     :func:`use_encoder` has given the exporter ``encode``), so the common
-    case, a batch that fits, is encoded once. A batch ``encode`` does not
-    handle is measured with the SDK's encoder (once :func:`use_encoder` has
-    found it); otherwise its size is unknown (``None``).
+    case, a batch that fits, is encoded once. Where the exporter encodes
+    with the SDK's encoder instead (:func:`use_encoder` fell back), measuring
+    is one more encoding per batch, with opslog's faster encoder: the price
+    of never sending a request the receiver refuses. A batch ``encode`` does
+    not handle is measured with the SDK's encoder (once :func:`use_encoder`
+    has found it); otherwise its size is unknown (``None``).
     """
 
     def __init__(self, encode: Callable[[Any], Optional[bytes]]) -> None:
