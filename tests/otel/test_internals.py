@@ -249,7 +249,7 @@ def test_the_fast_path_is_only_used_with_tested_sdk_versions(
 
 
 def _events_seen_by(add_event_calls: list[str]) -> list[str]:
-    """Run one step with two events; the event names ``add_event_calls`` got."""
+    """Run an operation with one step (five events); the event names ``add_event_calls`` got."""
     with capture_events():
         op = opslog.new_operation_logger("j").start_operation("op")
         step = op.start_step("s")
