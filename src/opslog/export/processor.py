@@ -83,8 +83,11 @@ class BatchSettings:
     The defaults were chosen by ``benchmarks/throughput.py``: with 2048/512
     (the SDK's) opslog delivered 42% of log records at about 8,400 events/s
     over OTLP/HTTP, larger batches delivered more. The price is memory while
-    the queue is full (~80 MB more with the collector down, bounded);
-    ``benchmarks/README.md`` has the runs.
+    the queue is full (~80 MB more with the collector down, for the
+    benchmark's spans of four events); ``benchmarks/README.md`` has the runs.
+    The queue is bounded by its count of items, not their size: spans that
+    hold many events each take proportionally more (lower
+    ``max_queue_size`` where memory is tight).
     """
 
     max_queue_size: int = 8192
