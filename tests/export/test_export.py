@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
@@ -316,6 +317,64 @@ def test_no_reachability_check_through_a_proxy(monkeypatch: pytest.MonkeyPatch) 
     assert _reachability(_signal("https://collector.example:4318/v1/traces")) is not None
 
 
+def _spans_over_grpc(receiver: OtlpReceiver, **settings: Any) -> None:
+    """Spans only, to ``receiver`` over gRPC (its server refuses messages over
+    4 MiB, as the Collector's does by default: max_recv_msg_size_mib)."""
+    opslog.configure(
+        service_name=SERVICE,
+        endpoint=receiver.endpoint("grpc"),
+        protocol="grpc",
+        console=False,
+        log_records=False,
+        **settings,
+    )
+
+
+def test_a_step_too_large_for_one_request_arrives_without_its_bulkiest_events() -> None:
+    """A step that logs 130 events of 10 fields of 4,000 characters makes a
+    span of ~5 MB, over the gRPC receiver's 4 MiB: it arrives without the
+    fewest of its largest events (marked), and so does everything around it
+    (before, this span was refused, retried, and the rest of its batch
+    failed with it: the operation's own span was lost)."""
+    receiver = OtlpReceiver().start_grpc()
+    try:
+        _spans_over_grpc(receiver)
+        op = opslog.new_operation_logger("j").start_operation("dump")
+        for n in range(5):
+            with op.start_step(f"before-{n}") as step:
+                step.info("ok")
+        with op.start_step("collect-diagnostics") as step:
+            for n in range(130):
+                step.info("dump", {f"k{i}": f"{n:03d}{i}" + "x" * 3996 for i in range(10)})
+            with step.start_step("inner") as inner:
+                inner.info("child")
+            step.error("collection failed", "disk full")
+            step.end_step("failed")
+        for n in range(5):
+            with op.start_step(f"after-{n}") as step:
+                step.info("ok")
+        op.end_operation()
+        started = time.monotonic()
+        assert opslog.shutdown(timeout=20)
+        assert time.monotonic() - started < 5  # nothing refused, nothing retried
+        stats = opslog.export_stats()["spans"]
+        assert (stats["exported"], stats["failed"], stats["dropped"]) == (13, 0, 0)
+        spans = {span.name: span for _, span in receiver.spans()}
+        assert set(spans) == {"dump", "collect-diagnostics", "inner"} | {
+            f"{when}-{n}" for when in ("before", "after") for n in range(5)
+        }
+        bulky = spans["collect-diagnostics"]
+        trimmed = attributes_of(bulky.attributes)["opslog.span_events_trimmed"]
+        assert 0 < trimmed < 128
+        assert len(bulky.events) == 128 - trimmed
+        assert [event.name for event in bulky.events[-2:]] == ["step_error", "step_end"]
+        assert bulky.status.code == Status.STATUS_CODE_ERROR
+        largest = max(len(r.SerializeToString()) for r in receiver.received.trace_requests)
+        assert largest <= 4_000_000
+    finally:
+        receiver.stop()
+
+
 def test_batches_larger_than_the_collectors_grpc_limit_still_arrive() -> None:
     """The receiver's gRPC server refuses messages over 4 MiB, as the
     Collector's does by default (max_recv_msg_size_mib): a full batch of
@@ -323,14 +382,7 @@ def test_batches_larger_than_the_collectors_grpc_limit_still_arrive() -> None:
     span arrives."""
     receiver = OtlpReceiver().start_grpc()
     try:
-        opslog.configure(
-            service_name=SERVICE,
-            endpoint=receiver.endpoint("grpc"),
-            protocol="grpc",
-            schedule_delay=30,  # only full batches (and the last at shutdown)
-            console=False,
-            log_records=False,
-        )
+        _spans_over_grpc(receiver, schedule_delay=30)  # only full batches (and the last)
         op = opslog.new_operation_logger("j").start_operation("bulk-copy")
         for n in range(2100):
             step = op.start_step(f"chunk-{n}")

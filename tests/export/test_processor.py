@@ -10,6 +10,7 @@ from typing import Callable, Optional
 from hypothesis import given
 from hypothesis import strategies as st
 
+from opslog._diagnostics import diagnostics, reset_diagnostics
 from opslog.export.processor import (
     PROBE_BATCH,
     BatchSettings,
@@ -273,7 +274,7 @@ def test_a_batch_that_fits_is_one_part_measured_once() -> None:
 
     batch = list(range(100))
     parts = list(parts_within(batch, measure, limit=1000))
-    assert parts == [batch] and parts[0] is batch  # the very object measured
+    assert parts == [(batch, 1000)] and parts[0][0] is batch  # the very object measured
     assert measured == [100]
 
 
@@ -286,14 +287,16 @@ def test_parts_keep_the_order_and_stay_within_the_limit(item_sizes: list[int], l
     batch = list(sizes)
     measure = _bytes_of(sizes)
     parts = list(parts_within(batch, measure, limit))
-    assert [item for part in parts for item in part] == batch  # nothing lost, reordered or doubled
-    for part in parts:
+    # nothing lost, reordered or doubled
+    assert [item for part, _ in parts for item in part] == batch
+    for part, size in parts:
+        assert size == measure(part)  # the size given is the part's own
         # over the limit only a single item that is itself over it
-        assert measure(part) <= limit or len(part) == 1
+        assert size <= limit or len(part) == 1
 
 
 def test_a_part_that_cannot_be_measured_goes_whole() -> None:
-    assert list(parts_within([1, 2, 3], lambda part: None, limit=1)) == [[1, 2, 3]]
+    assert list(parts_within([1, 2, 3], lambda part: None, limit=1)) == [([1, 2, 3], None)]
 
 
 def test_a_batch_over_the_byte_limit_is_delivered_in_parts_and_counted_exactly() -> None:
@@ -355,4 +358,65 @@ def test_a_measure_that_raises_sends_the_batch_whole() -> None:
     def broken(part: Sequence[int]) -> int:
         raise RuntimeError("cannot measure")
 
-    assert list(parts_within([1, 2, 3], broken, limit=1)) == [[1, 2, 3]]
+    assert list(parts_within([1, 2, 3], broken, limit=1)) == [([1, 2, 3], None)]
+
+
+# -- a single item over the limit ------------------------------------------------------
+def test_a_single_item_over_the_limit_is_given_to_fit_and_measured_again() -> None:
+    """An item too large even alone is replaced by what ``fit`` makes of it;
+    the size yielded is that of the part yielded (the bytes sent are those
+    measured last)."""
+    sizes = {1: 50, 2: 5000, 3: 50, -2: 400}
+    measure = _bytes_of(sizes)
+    fitted: list[tuple[int, int]] = []
+
+    def fit(item: int, limit: int, measure: object) -> int:
+        fitted.append((item, limit))
+        return -item  # the smaller stand-in
+
+    parts = list(parts_within([1, 2, 3], measure, 1000, fit))
+    assert fitted == [(2, 1000)]
+    assert [(list(part), size) for part, size in parts] == [([1], 60), ([-2], 410), ([3], 60)]
+
+
+def test_a_fit_that_raises_leaves_the_item_as_it_is() -> None:
+    def fit(item: int, limit: int, measure: object) -> int:
+        raise RuntimeError("cannot fit")
+
+    parts = list(parts_within([7], lambda part: 5000, 1000, fit))
+    assert [(list(part), size) for part, size in parts] == [([7], 5000)]
+
+
+def test_an_item_still_over_the_limit_is_not_sent_and_the_rest_of_its_batch_is() -> None:
+    """The receiver would refuse it (and the gRPC exporter retry it for its
+    whole timeout): it is counted failed and reported once, with its cause;
+    the items around it are delivered and the endpoint is not backed off."""
+    sizes = {n: 10 for n in range(20)}
+    sizes[7] = 5000
+    sent: list[int] = []
+
+    def export(part: Sequence[int]) -> bool:
+        assert 7 not in part
+        sent.extend(part)
+        return True
+
+    reset_diagnostics()
+    processor = BoundedBatchProcessor(
+        "items",
+        export,
+        lambda: None,
+        BatchSettings(1000, 32, 5.0, max_export_bytes=1000),
+        measure=_bytes_of(sizes),
+    )
+    for n in range(20):
+        processor.add(n)
+    assert processor.force_flush(2)
+    for n in range(20, 25):  # the next batch goes at once: no backoff
+        sizes[n] = 10
+        processor.add(n)
+    assert processor.force_flush(2)
+    assert sent == [n for n in range(25) if n != 7]
+    stats = processor.stats
+    assert (stats.exported, stats.failed, stats.dropped, processor.pending) == (24, 1, 0, 0)
+    assert diagnostics().get("export_loss") == 1
+    processor.shutdown(1)

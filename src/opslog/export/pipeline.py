@@ -69,6 +69,7 @@ from ..otel.internals import (
 )
 from .config import ExportConfig, SignalConfig, resolve_export_config
 from .encoding import encode_log_records, encode_spans
+from .fitting import span_within
 from .processor import ExportStats, LogProcessor, SpanBatchProcessor
 
 __all__ = ["ExportConfig", "Pipeline", "resolve_export_config"]
@@ -394,6 +395,7 @@ class Pipeline:
                             config.traces.batch,
                             reachable=_reachability(config.traces),
                             measure=sizes.measure if sizes is not None else None,
+                            fit=span_within,
                         )
                     self.log_switch.inner = None
                     if config.logs is not None:

@@ -94,8 +94,9 @@ class BatchSettings:
     max_batch_size: int = 2048
     schedule_delay: float = 1.0  # seconds between exports when the queue is not full
     #: The largest export request, in encoded bytes: a batch whose request
-    #: would be larger goes in parts (see :func:`parts_within`). The
-    #: Collector's OTLP/gRPC receiver refuses messages over 4 MiB by default
+    #: would be larger goes in parts (see :func:`parts_within`), and an item
+    #: larger alone is made smaller (``fit``) or not sent. The Collector's
+    #: OTLP/gRPC receiver refuses messages over 4 MiB by default
     #: (``max_recv_msg_size_mib``): 2048 spans of 10 events each make ~8 MB.
     max_export_bytes: int = 4_000_000
 
@@ -127,30 +128,54 @@ class ExportStats:
         self.failed += other.failed
 
 
+#: Makes one item's request smaller (a span without its largest events):
+#: ``fit(item, limit, measure)`` returns the item itself or a smaller copy.
+Fit = Callable[[T, int, Callable[[Sequence[T]], Optional[int]]], T]
+
+
 def parts_within(
-    batch: Sequence[T], measure: Callable[[Sequence[T]], Optional[int]], limit: int
-) -> Iterator[Sequence[T]]:
+    batch: Sequence[T],
+    measure: Callable[[Sequence[T]], Optional[int]],
+    limit: int,
+    fit: Optional[Fit[T]] = None,
+) -> Iterator[tuple[Sequence[T], Optional[int]]]:
     """``batch`` in order, in parts whose export request ``measure`` finds
-    at most ``limit`` bytes: the whole batch when it fits (the common case),
-    else split into as many even parts as its size needs, each measured
-    again (items differ in size) and split further if it must. A single
-    item is sent as it is, whatever its size (the receiver decides); so is
-    a part ``measure`` cannot size (or raises on). Parts are measured just
-    before they are yielded, so the exporter can reuse the bytes measured
-    (:class:`opslog.otel.internals.RequestSizes`)."""
+    at most ``limit`` bytes, each with its measured size (None: unknown):
+    the whole batch when it fits (the common case), else split into as many
+    even parts as its size needs, each measured again (items differ in
+    size) and split further if it must. A single item over the limit is
+    given to ``fit`` and yielded as ``fit`` returns it, over the limit or
+    not (the caller decides: see :meth:`BoundedBatchProcessor._send`). A
+    part ``measure`` cannot size (or raises on) is yielded with size None.
+    Parts are measured just before they are yielded, so the exporter can
+    reuse the bytes measured (:class:`opslog.otel.internals.RequestSizes`)."""
     pending: list[Sequence[T]] = [batch]
     while pending:
         part = pending.pop()
-        try:
-            size = measure(part) if len(part) > 1 else None
-        except Exception:
-            size = None
+        size = _size(measure, part)
         if size is None or size <= limit:
-            yield part
+            yield part, size
+            continue
+        if len(part) == 1:
+            if fit is not None:
+                try:
+                    smaller = fit(part[0], limit, measure)
+                except Exception:
+                    smaller = part[0]
+                part = [smaller]
+                size = _size(measure, part)  # measured last: its bytes are the ones sent
+            yield part, size
             continue
         pieces = size // limit + 1
         step = -(-len(part) // pieces)  # ceiling division
         pending.extend(reversed([part[i : i + step] for i in range(0, len(part), step)]))
+
+
+def _size(measure: Callable[[Sequence[T]], Optional[int]], part: Sequence[T]) -> Optional[int]:
+    try:
+        return measure(part)
+    except Exception:
+        return None
 
 
 class _Tally:
@@ -194,12 +219,15 @@ class BoundedBatchProcessor(Generic[T]):
         probe: Optional[Callable[[], Optional[str]]] = None,
         reachable: Optional[Callable[[], bool]] = None,
         measure: Optional[Callable[[Sequence[T]], Optional[int]]] = None,
+        fit: Optional[Fit[T]] = None,
     ) -> None:
         self.signal = signal
         self._export = export
         #: The encoded size of a batch's export request (None: unknown); a
         #: batch over ``settings.max_export_bytes`` is sent in parts.
         self._measure = measure
+        #: Makes a single item over the limit smaller (see :func:`parts_within`).
+        self._fit = fit
         #: Whether the endpoint accepts a connection now (cheap: no encoding,
         #: nothing sent); asked before exporting after a failure. ``None``:
         #: always try the exporter.
@@ -393,16 +421,16 @@ class BoundedBatchProcessor(Generic[T]):
                 self._in_flight = 0
                 self._discarded += len(batch)  # the endpoint takes no such signal: not sent
                 continue
-            delivered = self._send(batch)
+            settled = self._send(batch)
             self._in_flight = 0
             if self._gave_up:
                 return  # shutdown already counted the undelivered rest as dropped
-            if delivered == len(batch):
+            if settled == len(batch):
                 self._failures = 0
                 if self._holding:
                     self._release()
             else:
-                self._failed += len(batch) - delivered
+                self._failed += len(batch) - settled
                 self._check_refused()
                 self._back_off()
                 if not flushing or self._nobody_there(flushing=True):
@@ -410,26 +438,47 @@ class BoundedBatchProcessor(Generic[T]):
 
     def _send(self, batch: list[T]) -> int:
         """Export ``batch``, in parts within the byte limit; how many items
-        were delivered. Each part is counted as it lands; the first part
-        that fails ends the batch (its rest is counted failed by the caller:
-        the endpoint is failing, the next try waits for the backoff)."""
-        delivered = 0
-        parts: Iterator[Sequence[T]] = (
-            parts_within(batch, self._measure, self.settings.max_export_bytes)
+        were settled: delivered, or not sent because even alone (and made
+        smaller by ``fit``) an item's request is over the limit (counted
+        failed and reported here: the receiver would refuse it, and the
+        endpoint is not failing). Each part is counted as it lands; the
+        first part that fails ends the batch (its rest is counted failed by
+        the caller: the endpoint is failing, the next try waits for the
+        backoff)."""
+        settled = 0
+        limit = self.settings.max_export_bytes
+        parts: Iterator[tuple[Sequence[T], Optional[int]]] = (
+            parts_within(batch, self._measure, limit, self._fit)
             if self._measure is not None
-            else iter((batch,))
+            else iter(((batch, None),))
         )
-        for part in parts:
+        for part, size in parts:
+            if size is not None and size > limit:
+                self._too_large(size, limit)
+                settled += 1
+                continue
             try:
                 ok = self._export(part)
             except Exception:
                 ok = False
             if not ok or self._gave_up:
                 break
-            delivered += len(part)
+            settled += len(part)
             self._exported += len(part)
             self._in_flight -= len(part)
-        return delivered
+        return settled
+
+    def _too_large(self, size: int, limit: int) -> None:
+        """Count and report one item not sent: its request alone is ``size`` bytes."""
+        self._failed += 1
+        self._in_flight -= 1
+        self._reported_losses += 1  # said here, with its cause
+        _diagnostics.report(
+            _diagnostics.EXPORT_LOSS,
+            f"one of the {self.signal} was not sent: alone it makes a request of {size} "
+            f"bytes, over max_export_bytes={limit}, which the receiver would refuse (raise "
+            "max_export_bytes if the collector takes larger requests)",
+        )
 
     def _check_refused(self) -> None:
         """After the first failed export: does the endpoint take this signal at all?"""
@@ -523,10 +572,11 @@ class _ExporterBatch:
         probe: Optional[Callable[[], Optional[str]]] = None,
         reachable: Optional[Callable[[], bool]] = None,
         measure: Optional[Callable[[Sequence[Any]], Optional[int]]] = None,
+        fit: Optional[Fit[Any]] = None,
     ) -> None:
         self.exporter = exporter
         self.batch: BoundedBatchProcessor[Any] = BoundedBatchProcessor(
-            self.signal, self._export, exporter.shutdown, settings, probe, reachable, measure
+            self.signal, self._export, exporter.shutdown, settings, probe, reachable, measure, fit
         )
 
     def _export(self, items: Sequence[Any]) -> bool:

@@ -14,6 +14,10 @@ private name                      what for                      public fallback
 ``Span._events._dq.maxlen``       how many events a span holds  ``OTEL_SPAN_EVENT_COUNT_LIMIT``
                                   (to count the one about to    or 128, with the public
                                   be pushed out)                ``dropped_events``
+``ReadableSpan._events``,         send a span too large for     a new ``ReadableSpan`` from
+``ReadableSpan._attributes``      one request without some of   its public properties (its
+                                  its events (a copy that       dropped attribute and link
+                                  keeps the dropped counts)     counts become 0)
 ``Tracer.id_generator``           pin a new trace's id to the   start under a remote parent
                                   correlation id                span context in that trace
 ``TraceState._dict``              keep Level 2 keys the API's   ``TraceState(members)`` (keys
@@ -36,6 +40,7 @@ until opslog is tested with it.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from types import FunctionType, MappingProxyType
@@ -55,6 +60,7 @@ __all__ = [
     "events_dropped",
     "is_placeholder_logger_provider",
     "pin_id_generator",
+    "span_with_events",
     "span_event_adder",
     "suppress_instrumentation",
     "trace_state",
@@ -227,6 +233,46 @@ def _event_count_limit() -> int:
         return int(os.environ.get("OTEL_SPAN_EVENT_COUNT_LIMIT", "128"))
     except ValueError:
         return 128
+
+
+# -- a span with fewer events ----------------------------------------------------------
+def span_with_events(span: Any, events: list[Any], attribute: str, left_out: int) -> Any:
+    """A copy of the ended span ``span`` holding only ``events``, with
+    ``attribute`` set to ``left_out`` (how many were left out, also added to
+    its dropped-event count). Everything else is the span's own."""
+    from opentelemetry.attributes import BoundedAttributes
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util import BoundedList
+
+    attributes = {**(span.attributes or {}), attribute: left_out}
+    if "ReadableSpan._events" not in _reported:
+        try:
+            kept = BoundedList.from_seq(None, events)
+            kept.dropped = span.dropped_events + left_out
+            bounded = BoundedAttributes(None, attributes, immutable=True)
+            bounded.dropped = span.dropped_attributes
+            clone = copy.copy(span)
+            clone._events = kept
+            clone._attributes = bounded
+            if clone.events != tuple(events) or clone.dropped_events != kept.dropped:
+                raise TypeError("the copy does not read back")
+            return clone
+        except Exception as exc:
+            _fell_back("ReadableSpan._events", exc)
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=tuple(events),
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 # -- pinned trace ids ---------------------------------------------------------------------
