@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
@@ -17,6 +18,8 @@ from opslog._diagnostics import diagnostics
 from opslog.export import fitting
 from opslog.export.fitting import TRIMMED_ATTRIBUTE, span_within
 from opslog.otel import internals
+
+from ..conftest import CANARY
 
 BIG = 20_000  # characters of one bulky field value
 
@@ -144,3 +147,28 @@ def test_when_the_estimates_keep_falling_short_every_event_is_left_out(
     fitted = span_within(span, 1_000, always_over)
     assert len(measured) <= fitting._MAX_MEASURES + 1
     assert fitted.events == () and _attributes(fitted)[TRIMMED_ATTRIBUTE] == 41
+
+
+def test_the_report_names_the_span_by_its_id_never_by_its_name(finished: Finished) -> None:
+    """A third-party span's name may hold anything: the report does not print it."""
+    provider, exporter = finished
+    with provider.get_tracer("test").start_as_current_span(f"GET /?token={CANARY}") as span:
+        for n in range(5):
+            span.add_event("dump", {"blob": "z" * BIG, "n": n})
+    (finished_span,) = exporter.get_finished_spans()
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Keep()
+    logging.getLogger("opslog.diagnostics").addHandler(handler)
+    try:
+        fitted = span_within(finished_span, 50_000, request_bytes)
+    finally:
+        logging.getLogger("opslog.diagnostics").removeHandler(handler)
+    assert len(fitted.events) == 2
+    (message,) = messages
+    assert format(finished_span.context.span_id, "016x") in message
+    assert CANARY not in message and "token" not in message

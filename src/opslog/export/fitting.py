@@ -76,12 +76,21 @@ def span_within(span: Any, limit: int, measure: Callable[[Sequence[Any]], Option
             break
     _diagnostics.report(
         _diagnostics.SPAN_EVENTS_DROPPED,
-        f"span {str(span.name)[:100]!r}: {len(left_out)} of its {len(events)} events left out "
+        f"span {_span_id(span)}: {len(left_out)} of its {len(events)} events left out "
         f"of its export, whose request would have been over max_export_bytes={limit} "
         f"(marked {TRIMMED_ATTRIBUTE}; every event is also on the log channels)",
         len(left_out),
     )
     return fitted
+
+
+def _span_id(span: Any) -> str:
+    """The span id in hex: what finds it in Jaeger. (Not its name: a
+    third-party span's name is not opslog's to print unredacted.)"""
+    try:
+        return format(span.context.span_id, "016x")
+    except Exception:
+        return "(unknown id)"
 
 
 def _rough_size(event: Any) -> int:
