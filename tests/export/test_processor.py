@@ -295,6 +295,31 @@ def test_parts_keep_the_order_and_stay_within_the_limit(item_sizes: list[int], l
         assert size <= limit or len(part) == 1
 
 
+@given(
+    st.lists(st.integers(min_value=1, max_value=9000), min_size=1, max_size=200),
+    st.integers(min_value=100, max_value=5000),
+)
+def test_with_fit_every_part_fits_or_is_one_item_fit_made_smaller(
+    item_sizes: list[int], limit: int
+) -> None:
+    """``fit`` stands each item over the limit in for one a third of its
+    size (a negative number): nothing is lost or reordered, and a part over
+    the limit is a single stand-in still too large."""
+    sizes = dict(enumerate(item_sizes))
+    batch = list(range(len(item_sizes)))
+
+    def fit(item: int, limit: int, measure: object) -> int:
+        sizes[-item - 1] = sizes[item] // 3
+        return -item - 1
+
+    parts = list(parts_within(batch, _bytes_of(sizes), limit, fit))
+    assert [item if item >= 0 else -item - 1 for part, _ in parts for item in part] == batch
+    for part, size in parts:
+        assert size is not None and (size <= limit or (len(part) == 1 and part[0] < 0))
+        if len(part) == 1 and part[0] < 0:
+            assert 10 + sizes[-part[0] - 1] > limit  # fit only ever sees an item over it
+
+
 def test_a_part_that_cannot_be_measured_goes_whole() -> None:
     assert list(parts_within([1, 2, 3], lambda part: None, limit=1)) == [([1, 2, 3], None)]
 
