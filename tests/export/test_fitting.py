@@ -29,6 +29,12 @@ def request_bytes(part: Sequence[Any]) -> Optional[int]:
     return len(sdk_encode(part).SerializeToString())
 
 
+def _size(span: ReadableSpan) -> int:
+    size = request_bytes([span])
+    assert size is not None
+    return size
+
+
 @pytest.fixture
 def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
@@ -72,7 +78,7 @@ def test_a_span_over_the_limit_goes_without_the_fewest_largest_events(
 ) -> None:
     span = _bulky_span(finished)
     limit = 100_000  # room for four of the ten bulky events, not five
-    fitted = span_within(span, limit, request_bytes)
+    fitted = span_within(span, _size(span), limit, request_bytes)
 
     size = request_bytes([fitted])
     assert size is not None and size <= limit
@@ -98,7 +104,7 @@ def test_the_request_the_fitted_span_makes_decodes_with_the_trim_on_it(
     finished: Finished,
 ) -> None:
     span = _bulky_span(finished)
-    fitted = span_within(span, 100_000, request_bytes)
+    fitted = span_within(span, _size(span), 100_000, request_bytes)
     request = ExportTraceServiceRequest.FromString(sdk_encode([fitted]).SerializeToString())
     (sent,) = request.resource_spans[0].scope_spans[0].spans
     attributes = {a.key: a.value for a in sent.attributes}
@@ -109,7 +115,7 @@ def test_the_request_the_fitted_span_makes_decodes_with_the_trim_on_it(
 
 def test_a_span_within_the_limit_is_the_span_itself(finished: Finished) -> None:
     span = _bulky_span(finished)
-    assert span_within(span, 10_000_000, request_bytes) is span
+    assert span_within(span, _size(span), 10_000_000, request_bytes) is span
     assert "span_events_dropped" not in diagnostics()
 
 
@@ -123,7 +129,7 @@ def test_without_its_private_names_the_copy_is_made_through_the_public_construct
 
     monkeypatch.setattr("opentelemetry.sdk.util.BoundedList.from_seq", classmethod(broken))
     monkeypatch.setattr(internals, "_reported", set())
-    fitted = span_within(span, 100_000, request_bytes)
+    fitted = span_within(span, _size(span), 100_000, request_bytes)
     size = request_bytes([fitted])
     assert size is not None and size <= 100_000
     assert _attributes(fitted)[TRIMMED_ATTRIBUTE] == 6
@@ -144,8 +150,8 @@ def test_when_the_estimates_keep_falling_short_every_event_is_left_out(
         measured.append(len(part[0].events))
         return 10_000_000
 
-    fitted = span_within(span, 1_000, always_over)
-    assert len(measured) <= fitting._MAX_MEASURES + 1
+    fitted = span_within(span, 10_000_000, 1_000, always_over)
+    assert len(measured) <= fitting._MAX_MEASURES
     assert fitted.events == () and _attributes(fitted)[TRIMMED_ATTRIBUTE] == 41
 
 
@@ -165,7 +171,7 @@ def test_the_report_names_the_span_by_its_id_never_by_its_name(finished: Finishe
     handler = Keep()
     logging.getLogger("opslog.diagnostics").addHandler(handler)
     try:
-        fitted = span_within(finished_span, 50_000, request_bytes)
+        fitted = span_within(finished_span, _size(finished_span), 50_000, request_bytes)
     finally:
         logging.getLogger("opslog.diagnostics").removeHandler(handler)
     assert len(fitted.events) == 2

@@ -308,7 +308,7 @@ def test_with_fit_every_part_fits_or_is_one_item_fit_made_smaller(
     sizes = dict(enumerate(item_sizes))
     batch = list(range(len(item_sizes)))
 
-    def fit(item: int, limit: int, measure: object) -> int:
+    def fit(item: int, size: int, limit: int, measure: object) -> int:
         sizes[-item - 1] = sizes[item] // 3
         return -item - 1
 
@@ -393,19 +393,19 @@ def test_a_single_item_over_the_limit_is_given_to_fit_and_measured_again() -> No
     measured last)."""
     sizes = {1: 50, 2: 5000, 3: 50, -2: 400}
     measure = _bytes_of(sizes)
-    fitted: list[tuple[int, int]] = []
+    fitted: list[tuple[int, int, int]] = []
 
-    def fit(item: int, limit: int, measure: object) -> int:
-        fitted.append((item, limit))
+    def fit(item: int, size: int, limit: int, measure: object) -> int:
+        fitted.append((item, size, limit))
         return -item  # the smaller stand-in
 
     parts = list(parts_within([1, 2, 3], measure, 1000, fit))
-    assert fitted == [(2, 1000)]
+    assert fitted == [(2, 5010, 1000)]
     assert [(list(part), size) for part, size in parts] == [([1], 60), ([-2], 410), ([3], 60)]
 
 
 def test_a_fit_that_raises_leaves_the_item_as_it_is() -> None:
-    def fit(item: int, limit: int, measure: object) -> int:
+    def fit(item: int, size: int, limit: int, measure: object) -> int:
         raise RuntimeError("cannot fit")
 
     parts = list(parts_within([7], lambda part: 5000, 1000, fit))

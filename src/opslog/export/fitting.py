@@ -36,15 +36,17 @@ TRIMMED_ATTRIBUTE = "opslog.span_events_trimmed"
 _MAX_MEASURES = 8
 
 
-def span_within(span: Any, limit: int, measure: Callable[[Sequence[Any]], Optional[int]]) -> Any:
-    """``span``, or a copy without its largest events whose request alone
-    ``measure`` finds within ``limit`` bytes (without any event if no fewer
-    will do). The events are left out largest first, by an estimate of
-    their encoded size, and the copy is measured to confirm it fits.
+def span_within(
+    span: Any, size: int, limit: int, measure: Callable[[Sequence[Any]], Optional[int]]
+) -> Any:
+    """``span``, whose request alone is ``size`` bytes, or a copy without
+    its largest events whose request alone ``measure`` finds within
+    ``limit`` bytes (without any event if no fewer will do). The events are
+    left out largest first, by an estimate of their encoded size, and the
+    copy is measured to confirm it fits.
     """
     events = list(span.events)
-    size = measure([span])
-    if not events or size is None or size <= limit:
+    if not events or size <= limit:
         return span
     sizes = [_rough_size(event) for event in events]
     largest_first = sorted(range(len(events)), key=sizes.__getitem__, reverse=True)
@@ -65,10 +67,10 @@ def span_within(span: Any, limit: int, measure: Callable[[Sequence[Any]], Option
             len(left_out),
         )
         measures += 1
-        size = measure([fitted])
-        if size is None or size <= limit:
+        fitted_size = measure([fitted])
+        if fitted_size is None or fitted_size <= limit:
             break
-        excess = size - limit
+        excess = fitted_size - limit
         if measures == _MAX_MEASURES:
             # The estimates keep falling short: leave out every event.
             left_out = set(range(len(events)))
@@ -77,8 +79,9 @@ def span_within(span: Any, limit: int, measure: Callable[[Sequence[Any]], Option
     _diagnostics.report(
         _diagnostics.SPAN_EVENTS_DROPPED,
         f"span {_span_id(span)}: {len(left_out)} of its {len(events)} events left out "
-        f"of its export, whose request would have been over max_export_bytes={limit} "
-        f"(marked {TRIMMED_ATTRIBUTE}; every event is also on the log channels)",
+        f"of its export, whose request would have been {size} bytes, over "
+        f"max_export_bytes={limit} (marked {TRIMMED_ATTRIBUTE}; the events still "
+        "reach the log channels that are on)",
         len(left_out),
     )
     return fitted

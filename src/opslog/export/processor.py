@@ -129,8 +129,9 @@ class ExportStats:
 
 
 #: Makes one item's request smaller (a span without its largest events):
-#: ``fit(item, limit, measure)`` returns the item itself or a smaller copy.
-Fit = Callable[[T, int, Callable[[Sequence[T]], Optional[int]]], T]
+#: ``fit(item, size, limit, measure)``, given the size of the item's request
+#: alone, returns the item itself or a smaller copy.
+Fit = Callable[[T, int, int, Callable[[Sequence[T]], Optional[int]]], T]
 
 
 def parts_within(
@@ -159,7 +160,7 @@ def parts_within(
         if len(part) == 1:
             if fit is not None:
                 try:
-                    smaller = fit(part[0], limit, measure)
+                    smaller = fit(part[0], size, limit, measure)
                 except Exception:
                     smaller = part[0]
                 part = [smaller]
