@@ -9,6 +9,7 @@ import pytest
 
 from opslog.export.config import resolve_export_config
 
+from ..conftest import CANARY
 from ..helpers import run_script
 from ..otlp_receiver import OtlpReceiver
 
@@ -92,9 +93,13 @@ def test_batch_variables_per_signal_and_keywords_win() -> None:
     assert config.traces.batch.max_export_bytes == config.logs.batch.max_export_bytes == 4_000_000
     small = resolve(environ, max_export_bytes=1_000_000)
     assert small.traces.batch.max_export_bytes == small.logs.batch.max_export_bytes == 1_000_000
-    for bad in (0, -1, 2.5, "1MB", True):
-        with pytest.raises(ValueError, match="max_export_bytes must be a whole number >= 1"):
+    for bad in (0, -1, 65_535, 2.5, "1MB", True):
+        with pytest.raises(ValueError, match="max_export_bytes must be a whole number >= 65536"):
             resolve(environ, max_export_bytes=bad)
+    assert resolve(environ, max_export_bytes=65_536).traces.batch.max_export_bytes == 65_536
+    with pytest.raises(ValueError) as refused:
+        resolve(environ, max_queue_size=f"Bearer {CANARY}")
+    assert "a str" in str(refused.value) and CANARY not in str(refused.value)
 
 
 def test_tls_variables_per_signal(tmp_path: Path) -> None:

@@ -299,7 +299,9 @@ def _batch_settings(
         # A batch never larger than the queue (what the SDK does too).
         max_batch_size=min(batch or defaults.max_batch_size, max_queue),
         schedule_delay=defaults.schedule_delay if delay is None else delay,
-        max_export_bytes=_positive_int(kwargs, "max_export_bytes", defaults.max_export_bytes),
+        max_export_bytes=_positive_int(
+            kwargs, "max_export_bytes", defaults.max_export_bytes, MIN_EXPORT_BYTES
+        ),
     )
 
 
@@ -429,12 +431,20 @@ def resolve_export_config(
     )
 
 
-def _positive_int(kwargs: Mapping[str, Any], name: str, default: int) -> int:
+#: The smallest ``max_export_bytes`` taken: receivers' limits are in MiB,
+#: and below this most log records and spans would not fit a request alone
+#: (and would not be sent).
+MIN_EXPORT_BYTES = 65_536
+
+
+def _positive_int(kwargs: Mapping[str, Any], name: str, default: int, minimum: int = 1) -> int:
     value = kwargs.get(name)
     if value is None:
         return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        # A number is shown; anything else only by its type (never echoed).
+        shown = value if isinstance(value, int) else f"a {type(value).__name__}"
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {shown}")
     return value
 
 
