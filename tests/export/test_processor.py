@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from opslog._diagnostics import diagnostics, reset_diagnostics
 from opslog.export.processor import (
+    BACKOFF_FIRST,
     PROBE_BATCH,
     BatchSettings,
     BoundedBatchProcessor,
@@ -436,10 +437,12 @@ def test_an_item_still_over_the_limit_is_not_sent_and_the_rest_of_its_batch_is()
     for n in range(20):
         processor.add(n)
     assert processor.force_flush(2)
-    for n in range(20, 25):  # the next batch goes at once: no backoff
+    started = time.monotonic()
+    for n in range(20, 25):
         sizes[n] = 10
         processor.add(n)
     assert processor.force_flush(2)
+    assert time.monotonic() - started < BACKOFF_FIRST  # at once: no backoff was started
     assert sent == [n for n in range(25) if n != 7]
     stats = processor.stats
     assert (stats.exported, stats.failed, stats.dropped, processor.pending) == (24, 1, 0, 0)
