@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
@@ -20,6 +19,7 @@ from opslog.export.fitting import TRIMMED_ATTRIBUTE, span_within
 from opslog.otel import internals
 
 from ..conftest import CANARY
+from ..helpers import diagnostic_messages
 
 BIG = 20_000  # characters of one bulky field value
 
@@ -162,18 +162,8 @@ def test_the_report_names_the_span_by_its_id_never_by_its_name(finished: Finishe
         for n in range(5):
             span.add_event("dump", {"blob": "z" * BIG, "n": n})
     (finished_span,) = exporter.get_finished_spans()
-    messages: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    handler = Keep()
-    logging.getLogger("opslog.diagnostics").addHandler(handler)
-    try:
+    with diagnostic_messages() as messages:
         fitted = span_within(finished_span, _size(finished_span), 50_000, request_bytes)
-    finally:
-        logging.getLogger("opslog.diagnostics").removeHandler(handler)
     assert len(fitted.events) == 2
     (message,) = messages
     assert format(finished_span.context.span_id, "016x") in message

@@ -21,7 +21,7 @@ import opslog
 from opslog import _diagnostics
 from opslog.testing import Capture
 
-from ..helpers import run_python
+from ..helpers import diagnostic_messages, run_python
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PID = "00f067aa0ba902b7"
@@ -109,20 +109,8 @@ def test_repeated_traceparent_with_different_values_restarts_the_trace() -> None
 
 
 def test_rejected_header_is_reported_once_and_truncated() -> None:
-    import logging
-
-    messages: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    handler = Keep()
-    logging.getLogger("opslog.diagnostics").addHandler(handler)
-    try:
+    with diagnostic_messages() as messages:
         opslog.extract({"traceparent": "00-" + "z" * 5000})
-    finally:
-        logging.getLogger("opslog.diagnostics").removeHandler(handler)
     assert len(messages) == 1
     assert len(messages[0]) < 400
 
