@@ -46,8 +46,9 @@ import os
 import sys
 import threading
 import time
-from types import FunctionType
 from typing import Any, Optional
+
+from .._genuine import own_function
 
 __all__ = ["RecordMaker"]
 
@@ -82,19 +83,8 @@ _modules = sys.modules
 _getpid = getattr(os, "getpid", None)
 
 
-def _stdlib_own(owner: type, name: str) -> object:
-    """``owner.name`` if it is the function ``logging`` itself defines, else
-    an object nothing is (so no identity test with it passes). A wrapper is
-    not the stdlib's: ``functools.wraps`` gives it its own code, and a
-    ``wrapt`` wrapper is not a function at all."""
-    function = vars(owner).get(name)
-    if type(function) is FunctionType and function.__code__.co_filename == logging.__file__:
-        return function
-    return object()
-
-
-_STDLIB_MAKE_RECORD = _stdlib_own(logging.Logger, "makeRecord")
-_STDLIB_RECORD_INIT = _stdlib_own(_LogRecord, "__init__")
+_STDLIB_MAKE_RECORD = own_function(logging.Logger, "makeRecord", logging.__file__)
+_STDLIB_RECORD_INIT = own_function(_LogRecord, "__init__", logging.__file__)
 
 
 def _logging_start() -> float:

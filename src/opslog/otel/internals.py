@@ -51,6 +51,7 @@ from opentelemetry.trace import Span, TraceState
 from opentelemetry.util.types import AttributeValue
 
 from .. import _diagnostics
+from .._genuine import own_function
 
 __all__ = [
     "FAST_PATH_SDK_VERSIONS",
@@ -133,9 +134,7 @@ def _sdk_event_class(span_type: type) -> Optional[type]:
     import opentelemetry.sdk.trace as sdk_trace
 
     if _sdk_add_event is None:
-        own = vars(sdk_trace.Span).get("add_event")
-        genuine = type(own) is FunctionType and own.__code__.co_filename == sdk_trace.__file__
-        _sdk_add_event = own if genuine else object()
+        _sdk_add_event = own_function(sdk_trace.Span, "add_event", sdk_trace.__file__)
     if issubclass(span_type, sdk_trace.Span) and span_type.add_event is _sdk_add_event:
         return sdk_trace.Event
     return None
