@@ -21,11 +21,11 @@ is not sent: see :meth:`opslog.export.processor.BoundedBatchProcessor._send`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .. import _diagnostics
 from ..otel.internals import span_with_events
+from .processor import Measure
 
 __all__ = ["TRIMMED_ATTRIBUTE", "span_within"]
 
@@ -36,9 +36,7 @@ TRIMMED_ATTRIBUTE = "opslog.span_events_trimmed"
 _MAX_MEASURES = 8
 
 
-def span_within(
-    span: Any, size: int, limit: int, measure: Callable[[Sequence[Any]], Optional[int]]
-) -> Any:
+def span_within(span: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
     """``span``, whose request alone is ``size`` bytes, or a copy without
     its largest events whose request alone ``measure`` finds within
     ``limit`` bytes (without any event if no fewer will do). The events are

@@ -128,15 +128,17 @@ class ExportStats:
         self.failed += other.failed
 
 
+#: The encoded size in bytes of the export request a part makes (None: unknown).
+Measure = Callable[[Sequence[T]], Optional[int]]
 #: Makes one item's request smaller (a span without its largest events):
 #: ``fit(item, size, limit, measure)``, given the size of the item's request
 #: alone, returns the item itself or a smaller copy.
-Fit = Callable[[T, int, int, Callable[[Sequence[T]], Optional[int]]], T]
+Fit = Callable[[T, int, int, Measure[T]], T]
 
 
 def parts_within(
     batch: Sequence[T],
-    measure: Callable[[Sequence[T]], Optional[int]],
+    measure: Measure[T],
     limit: int,
     fit: Optional[Fit[T]] = None,
 ) -> Iterator[tuple[Sequence[T], Optional[int]]]:
@@ -172,7 +174,7 @@ def parts_within(
         pending.extend(reversed([part[i : i + step] for i in range(0, len(part), step)]))
 
 
-def _size(measure: Callable[[Sequence[T]], Optional[int]], part: Sequence[T]) -> Optional[int]:
+def _size(measure: Measure[T], part: Sequence[T]) -> Optional[int]:
     try:
         return measure(part)
     except Exception:
@@ -219,7 +221,7 @@ class BoundedBatchProcessor(Generic[T]):
         settings: BatchSettings,
         probe: Optional[Callable[[], Optional[str]]] = None,
         reachable: Optional[Callable[[], bool]] = None,
-        measure: Optional[Callable[[Sequence[T]], Optional[int]]] = None,
+        measure: Optional[Measure[T]] = None,
         fit: Optional[Fit[T]] = None,
     ) -> None:
         self.signal = signal
@@ -572,7 +574,7 @@ class _ExporterBatch:
         settings: BatchSettings,
         probe: Optional[Callable[[], Optional[str]]] = None,
         reachable: Optional[Callable[[], bool]] = None,
-        measure: Optional[Callable[[Sequence[Any]], Optional[int]]] = None,
+        measure: Optional[Measure[Any]] = None,
         fit: Optional[Fit[Any]] = None,
     ) -> None:
         self.exporter = exporter
