@@ -10,24 +10,15 @@ import pytest
 import opslog
 from opslog.testing import Capture
 
+from ..helpers import diagnostic_messages
+
 SECRET = "q9Zx7Lm2Np4Rt6Vb8Wc"
 
 
 @pytest.fixture
 def diagnostic_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    handler = Collect()
-    logger = logging.getLogger("opslog.diagnostics")
-    logger.addHandler(handler)
-    try:
+    with diagnostic_messages() as lines:
         yield lines
-    finally:
-        logger.removeHandler(handler)
 
 
 @pytest.mark.parametrize(
