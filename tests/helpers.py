@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 
@@ -53,8 +53,8 @@ def run_opslog(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
 
 
 @contextmanager
-def diagnostic_messages() -> Iterator[list[str]]:
-    """The messages opslog's self-diagnostics log while the block runs."""
+def logged_messages(logger_name: str) -> Iterator[list[str]]:
+    """The messages logged to ``logger_name`` while the block runs."""
     messages: list[str] = []
 
     class Keep(logging.Handler):
@@ -62,9 +62,14 @@ def diagnostic_messages() -> Iterator[list[str]]:
             messages.append(record.getMessage())
 
     handler = Keep()
-    logger = logging.getLogger("opslog.diagnostics")
+    logger = logging.getLogger(logger_name)
     logger.addHandler(handler)
     try:
         yield messages
     finally:
         logger.removeHandler(handler)
+
+
+def diagnostic_messages() -> AbstractContextManager[list[str]]:
+    """The messages opslog's self-diagnostics log while the block runs."""
+    return logged_messages("opslog.diagnostics")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 import opslog
 from opslog.testing import Capture
 
-from ..helpers import diagnostic_messages
+from ..helpers import diagnostic_messages, logged_messages
 
 SECRET = "q9Zx7Lm2Np4Rt6Vb8Wc"
 
@@ -110,23 +109,12 @@ def test_client_spans_redact_the_url_path_too(captured: Capture, url: str) -> No
     ],
 )
 def test_opentelemetrys_baggage_warnings_never_quote_a_secret(baggage: str) -> None:
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    handler = Collect()
-    logger = logging.getLogger("opentelemetry.baggage.propagation")
-    logger.addHandler(handler)
-    try:
+    with logged_messages("opentelemetry.baggage.propagation") as lines:
         opslog.extract(
             {
                 "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                 "baggage": baggage,
             }
         )
-    finally:
-        logger.removeHandler(handler)
     assert lines, "OpenTelemetry warned about the header"
     assert not any(SECRET in line or SECRET[:8] in line for line in lines), lines
