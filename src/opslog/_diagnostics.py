@@ -41,6 +41,7 @@ JSON_LINES_LOSS = "json_lines_loss"
 SDK_FALLBACK = "sdk_fallback"
 EXPORT_UNSUPPORTED = "export_unsupported"
 EXPORT_UNREACHABLE = "export_unreachable"
+VALUES_TRIMMED = "values_trimmed"
 
 _LOUD_REPORTS = 5  # per kind, then DEBUG
 
@@ -82,7 +83,9 @@ def diagnostics() -> dict[str, int]:
     ``export_unsupported`` (the endpoint does not take a signal at all: said
     once, with the fix; that signal is no longer sent) and
     ``export_unreachable`` (the endpoint accepts no connection: said once per
-    outage; items wait in the queue until it does).
+    outage; items wait in the queue until it does) and ``values_trimmed``
+    (values of a log record too large for one export request, cut so that
+    it fits: see :mod:`opslog.export.fitting`).
     """
     with _lock:
         return dict(_counts)

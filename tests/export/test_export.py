@@ -375,6 +375,54 @@ def test_a_step_too_large_for_one_request_arrives_without_its_bulkiest_events() 
         receiver.stop()
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_an_event_too_large_for_one_request_still_arrives_as_a_log_record(
+    protocol: str,
+) -> None:
+    """With ``max_export_bytes`` at its lowest, one event of 20 fields of
+    4,000 two-byte characters (~160 kB) fits no request: its span goes
+    without it (marked), and its log record arrives with its values cut
+    alike (marked), its required fields whole. Before, the record was not
+    sent and the event reached the collector nowhere."""
+    receiver = OtlpReceiver()
+    receiver = receiver.start_grpc() if protocol == "grpc" else receiver.start_http()
+    try:
+        opslog.configure(
+            service_name=SERVICE,
+            endpoint=receiver.endpoint("grpc" if protocol == "grpc" else "http"),
+            protocol=protocol,
+            console=False,
+            max_export_bytes=65_536,
+        )
+        op = opslog.new_operation_logger("job-9").start_operation("collect")
+        with op.start_step("dump") as step:
+            step.info("before")
+            step.info("bulky", {f"k{i}": "é" * 4_000 for i in range(20)})
+            step.info("after")
+        op.end_operation()
+        assert opslog.shutdown(timeout=20)
+        stats = opslog.export_stats()["log_records"]
+        assert (stats["exported"], stats["failed"], stats["dropped"]) == (7, 0, 0)
+        records = [attributes_of(record.attributes) for _, record in receiver.log_records()]
+        (bulky,) = [r for r in records if r.get("message") == "bulky"]
+        assert bulky["opslog.values_trimmed"] == 20
+        assert all(bulky[f"k{i}"].endswith(" chars]") for i in range(20))
+        assert (bulky["job_id"], bulky["operation"], bulky["step"]) == ("job-9", "collect", "dump")
+        assert bulky["correlation_id"] == op.correlation_id
+        (span,) = [span for _, span in receiver.spans() if span.name == "dump"]
+        assert attributes_of(span.attributes)["opslog.span_events_trimmed"] == 1
+        assert [event.name for event in span.events] == [
+            "step_start",
+            "step_info",
+            "step_info",
+            "step_end",
+        ]
+        largest = max(len(r.SerializeToString()) for r in receiver.received.log_requests)
+        assert largest <= 65_536
+    finally:
+        receiver.stop()
+
+
 def test_batches_larger_than_the_collectors_grpc_limit_still_arrive() -> None:
     """The receiver's gRPC server refuses messages over 4 MiB, as the
     Collector's does by default (max_recv_msg_size_mib): a full batch of

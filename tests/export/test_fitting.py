@@ -1,4 +1,5 @@
-"""A span too large for one export request: sent without its largest events."""
+"""An item too large for one export request, made to fit: a span without
+its largest events, a log record with its longest values cut."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import pytest
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -15,7 +20,12 @@ from opentelemetry.trace import Link, Status, StatusCode
 
 from opslog._diagnostics import diagnostics
 from opslog.export import fitting
-from opslog.export.fitting import TRIMMED_ATTRIBUTE, span_within
+from opslog.export.fitting import (
+    TRIMMED_ATTRIBUTE,
+    VALUES_TRIMMED_ATTRIBUTE,
+    record_within,
+    span_within,
+)
 from opslog.otel import internals
 
 from ..conftest import CANARY
@@ -167,4 +177,153 @@ def test_the_report_names_the_span_by_its_id_never_by_its_name(finished: Finishe
     assert len(fitted.events) == 2
     (message,) = messages
     assert format(finished_span.context.span_id, "016x") in message
+    assert CANARY not in message and "token" not in message
+
+
+# -- log records --------------------------------------------------------------------------
+class _Kept(LogRecordProcessor):
+    """Keeps what the SDK hands a log processor (what opslog's processor queues)."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def on_emit(self, log_record: Any) -> None:
+        self.records.append(log_record)
+
+    emit = on_emit  # the name in older SDKs
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+REQUIRED = {
+    "correlation_id": "0af7651916cd43dd8448eb211c80319c",
+    "job_id": "job-" + "j" * 5_000,  # long, but never cut: it correlates the event
+    "operation": "backup",
+    "step": "dump",
+    "event": "step_info",
+}
+
+
+def _record(body: Any, attributes: dict[str, Any]) -> Any:
+    kept = _Kept()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(kept)
+    with TracerProvider().get_tracer("test").start_as_current_span("dump"):
+        provider.get_logger("test").emit(
+            severity_number=SeverityNumber.INFO,
+            severity_text="INFO",
+            body=body,
+            attributes=attributes,
+        )
+    (record,) = kept.records
+    return record
+
+
+def log_request_bytes(part: Sequence[Any]) -> Optional[int]:
+    return len(encode_logs(part).SerializeToString())
+
+
+def _sent(record: Any) -> tuple[Any, dict[str, Any]]:
+    """The record as a receiver decodes it, with its attributes as Python values."""
+    request = ExportLogsServiceRequest.FromString(encode_logs([record]).SerializeToString())
+    (sent,) = request.resource_logs[0].scope_logs[0].log_records
+    values: dict[str, Any] = {}
+    for pair in sent.attributes:
+        kind = pair.value.WhichOneof("value")
+        value = getattr(pair.value, kind)
+        values[pair.key] = list(value.values) if kind == "array_value" else value
+    return sent, values
+
+
+def test_a_record_over_the_limit_arrives_with_its_longest_values_cut_alike() -> None:
+    """Two long values and a long body are cut to one length, the longest that
+    fits; short values, numbers and the required fields arrive whole."""
+    record = _record(
+        "é" * 30_000,
+        {
+            **REQUIRED,
+            "dump": "d" * 40_000,
+            "trace": "t" * 25_000,
+            "path": "/var/lib/vm-7",
+            "size": 4096,
+            "ok": True,
+        },
+    )
+    size = log_request_bytes([record])
+    assert size is not None
+    fitted = record_within(record, size, 65_536, log_request_bytes)
+
+    fitted_size = log_request_bytes([fitted])
+    assert fitted_size is not None and 60_000 < fitted_size <= 65_536  # cut no more than needed
+    sent, values = _sent(fitted)
+    assert {key: values[key] for key in REQUIRED} == REQUIRED
+    assert (values["path"], values["size"], values["ok"]) == ("/var/lib/vm-7", 4096, True)
+    assert values[VALUES_TRIMMED_ATTRIBUTE] == 3
+    heads = {}
+    for key, text in (
+        ("dump", values["dump"]),
+        ("trace", values["trace"]),
+        ("body", sent.body.string_value),
+    ):
+        head, marker = text.split("…[truncated ")
+        heads[key] = head
+        original = {"dump": 40_000, "trace": 25_000, "body": 30_000}[key]
+        assert marker == f"{original - len(head)} chars]"
+    assert (
+        set(heads["dump"]) == {"d"} and set(heads["trace"]) == {"t"} and set(heads["body"]) == {"é"}
+    )
+    # one length in bytes for all three, whole characters (é is two bytes)
+    assert len(heads["dump"]) == len(heads["trace"])
+    assert 0 <= len(heads["dump"]) - len(heads["body"].encode()) <= 1
+    # everything else is the record's own
+    for name in ("timestamp", "observed_timestamp", "trace_id", "span_id", "severity_number"):
+        assert getattr(fitted.log_record, name) == getattr(record.log_record, name)
+    assert fitted.resource is record.resource
+    assert record.log_record.body == "é" * 30_000  # the record itself is untouched
+    assert diagnostics().get("values_trimmed") == 3
+
+
+def test_bulky_values_that_are_not_text_are_left_out_and_counted_dropped() -> None:
+    """A long sequence goes; a small map value (log records take any value) stays."""
+    record = _record(
+        "ok",
+        {**REQUIRED, "chunks": tuple("c" * 1_000 for _ in range(100)), "meta": {"disk": "vda"}},
+    )
+    size = log_request_bytes([record])
+    assert size is not None
+    fitted = record_within(record, size, 65_536, log_request_bytes)
+    sent, values = _sent(fitted)
+    assert "chunks" not in values and values[VALUES_TRIMMED_ATTRIBUTE] == 1
+    assert values["meta"].values[0].key == "disk"
+    assert sent.dropped_attributes_count == record.dropped_attributes + 1
+    assert sent.body.string_value == "ok"
+
+
+def test_a_record_within_the_limit_is_the_record_itself() -> None:
+    record = _record("x" * 1_000, dict(REQUIRED))
+    assert record_within(record, 2_000, 65_536, log_request_bytes) is record
+
+
+def test_a_record_whose_bulk_cannot_be_cut_is_returned_as_it_is() -> None:
+    """Its required fields alone are over the limit: nothing may be cut, so
+    it is not made to fit (the processor counts and reports it, unsent)."""
+    record = _record("x", {**REQUIRED, "job_id": "j" * 100_000})
+    size = log_request_bytes([record])
+    assert size is not None
+    assert record_within(record, size, 65_536, log_request_bytes) is record
+    assert "values_trimmed" not in diagnostics()
+
+
+def test_the_record_report_names_its_span_never_its_values() -> None:
+    record = _record(f"token={CANARY}" + "x" * 100_000, {**REQUIRED, "note": CANARY})
+    size = log_request_bytes([record])
+    assert size is not None
+    with diagnostic_messages() as messages:
+        record_within(record, size, 65_536, log_request_bytes)
+    (message,) = messages
+    assert format(record.log_record.span_id, "016x") in message
     assert CANARY not in message and "token" not in message

@@ -432,8 +432,8 @@ def resolve_export_config(
 
 
 #: The smallest ``max_export_bytes`` taken: receivers' limits are in MiB,
-#: and below this most log records and spans would not fit a request alone
-#: (and would not be sent).
+#: and below this even small spans and log records would have to be cut to
+#: fit a request alone (see :mod:`opslog.export.fitting`).
 MIN_EXPORT_BYTES = 65_536
 
 

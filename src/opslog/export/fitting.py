@@ -1,4 +1,4 @@
-"""One span too large for an export request, made to fit.
+"""One span or log record too large for an export request, made to fit.
 
 A span's request can exceed ``max_export_bytes`` on its own: the SDK keeps
 128 events per span, and an event may carry 64 fields of 4,096 characters,
@@ -13,24 +13,43 @@ fewest that make it fit: the span itself, its ids, its other events
 the trace's structure arrive. The span says what was left out:
 ``opslog.span_events_trimmed`` (how many) and its dropped-event count. The
 events left out still reach the log channels that are on (OpenTelemetry
-log records, stdlib ``logging``: each event a small record of its own).
-This runs on the export thread, only for a span over the limit. A span
-still over the limit without any event (its own attributes are that large)
-is not sent: see :meth:`opslog.export.processor.BoundedBatchProcessor._send`.
+log records, stdlib ``logging``: each event a record of its own).
+
+One event can be too large alone: 64 fields of 4,096 four-byte characters
+make a megabyte, over a ``max_export_bytes`` set lower, and a raised
+``max_value_length`` allows more. :func:`record_within` sends such a log
+record with its longest values cut, each to the same length, the shortest
+cut that makes it fit; each cut value ends with ``…[truncated N chars]``
+(as ``max_value_length`` cuts) and the record carries
+``opslog.values_trimmed`` (how many values were cut). The five required
+fields are never cut, so the event still correlates, and nothing is
+revealed: a cut keeps the start of a value already redacted.
+
+This runs on the export thread, only for an item over the limit. An item
+still over the limit after this (a span whose own attributes are that
+large, a record with thousands of attributes) is not sent: see
+:meth:`opslog.export.processor.BoundedBatchProcessor._send`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from .. import _diagnostics
-from ..otel.internals import span_with_events
+from ..otel.internals import log_record_with, span_with_events
+from ..vocabulary import REQUIRED_FIELDS
 from .processor import Measure
 
-__all__ = ["TRIMMED_ATTRIBUTE", "span_within"]
+__all__ = ["TRIMMED_ATTRIBUTE", "VALUES_TRIMMED_ATTRIBUTE", "record_within", "span_within"]
 
 #: The span attribute that counts the events left out of its export.
 TRIMMED_ATTRIBUTE = "opslog.span_events_trimmed"
+
+#: The log record attribute that counts the values cut to fit its export.
+VALUES_TRIMMED_ATTRIBUTE = "opslog.values_trimmed"
+
+#: Bytes a cut value gains: its ``…[truncated N chars]`` (at most this).
+_MARKER_BYTES = 40
 
 #: Bounds the encodings one span may cost (each is of a span of megabytes).
 _MAX_MEASURES = 8
@@ -111,3 +130,100 @@ def _value_size(value: Any) -> int:
     if isinstance(value, (tuple, list)):
         return sum(_value_size(item) + 2 for item in value)
     return 10
+
+
+def record_within(record: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
+    """``record`` (an SDK log record), whose request alone is ``size``
+    bytes, or a copy whose longest values (its text body and text
+    attributes, never the required fields) are cut to one length, the
+    longest that ``measure`` finds within ``limit`` bytes. Other bulky
+    values (sequences, bytes) longer than that length are left out, counted
+    as dropped attributes. Returns ``record`` itself if no cut makes it fit
+    (it is then not sent, and counted)."""
+    if size <= limit:
+        return record
+    log = record.log_record
+    attributes = dict(log.attributes or {})
+    body = log.body
+    # (key, byte size) of what may be cut or left out; None stands for the body.
+    bulky: list[tuple[Optional[str], int]] = [
+        (key, _value_size(value))
+        for key, value in attributes.items()
+        if key not in _NEVER_CUT and not isinstance(value, (bool, int, float))
+    ]
+    if isinstance(body, str):
+        bulky.append((None, _value_size(body)))
+    excess = size - limit
+    for _ in range(_MAX_MEASURES):
+        length = _common_length([item_size for _, item_size in bulky], excess)
+        new_attributes = dict(attributes)
+        new_body = body
+        cut = left_out = 0
+        for key, item_size in bulky:
+            if item_size <= length:
+                continue
+            value = body if key is None else attributes[key]
+            if not isinstance(value, str):
+                left_out += 1
+                del new_attributes[key]
+            elif key is None:
+                cut += 1
+                new_body = _cut(value, length)
+            else:
+                cut += 1
+                new_attributes[key] = _cut(value, length)
+        new_attributes[VALUES_TRIMMED_ATTRIBUTE] = cut + left_out
+        fitted = log_record_with(record, new_body, new_attributes, left_out)
+        if fitted is None:
+            return record  # cannot be copied: not sent, counted
+        fitted_size = measure([fitted])
+        if fitted_size is None or fitted_size <= limit:
+            break
+        if length == 0:
+            return record  # its bulk is elsewhere (keys, thousands of attributes)
+        excess += fitted_size - limit
+    else:
+        return record  # the estimates kept falling short
+    _diagnostics.report(
+        _diagnostics.VALUES_TRIMMED,
+        f"a log record of span {_record_span_id(log)}: {cut + left_out} of its values cut "
+        f"or left out of its export, whose request would have been {size} bytes, over "
+        f"max_export_bytes={limit} (marked {VALUES_TRIMMED_ATTRIBUTE})",
+        cut + left_out,
+    )
+    return fitted
+
+
+#: Attributes a cut never touches: what correlates the event.
+_NEVER_CUT = frozenset(REQUIRED_FIELDS)
+
+
+def _common_length(sizes: list[int], excess: int) -> int:
+    """The largest length ``L`` such that cutting every size over ``L`` to
+    ``L`` (plus its marker) saves at least ``excess`` bytes; 0 if none does."""
+    ordered = sorted(sizes, reverse=True)
+    total = 0
+    for count, item_size in enumerate(ordered, start=1):
+        total += item_size
+        # Cutting the ``count`` largest to L saves total - count * (L + marker).
+        length = (total - excess) // count - _MARKER_BYTES
+        below = ordered[count] if count < len(ordered) else 0
+        if length >= below:
+            return max(length, 0)
+    return 0
+
+
+def _cut(text: str, length: int) -> str:
+    """The first ``length`` UTF-8 bytes of ``text`` (whole characters), marked."""
+    if text.isascii():
+        head = text[:length]
+    else:
+        head = text.encode("utf-8", "replace")[:length].decode("utf-8", "ignore")
+    return f"{head}…[truncated {len(text) - len(head)} chars]"
+
+
+def _record_span_id(log: Any) -> str:
+    """The span id of the record's span, in hex (its attributes and body are
+    not opslog's to print: a third-party record may hold anything)."""
+    span_id = getattr(log, "span_id", None)
+    return format(span_id, "016x") if isinstance(span_id, int) and span_id else "(none)"

@@ -69,7 +69,7 @@ from ..otel.internals import (
 )
 from .config import ExportConfig, SignalConfig, resolve_export_config
 from .encoding import encode_log_records, encode_spans
-from .fitting import span_within
+from .fitting import record_within, span_within
 from .processor import ExportStats, LogProcessor, SpanBatchProcessor
 
 __all__ = ["ExportConfig", "Pipeline", "resolve_export_config"]
@@ -406,6 +406,7 @@ class Pipeline:
                             _prober("logs", config.logs),
                             _reachability(config.logs),
                             sizes.measure if sizes is not None else None,
+                            record_within,
                         )
             else:
                 self.span_switch.inner = None

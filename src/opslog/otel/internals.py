@@ -60,6 +60,7 @@ __all__ = [
     "VERIFIED_ITEMS",
     "events_dropped",
     "is_placeholder_logger_provider",
+    "log_record_with",
     "pin_id_generator",
     "span_event_adder",
     "span_with_events",
@@ -272,6 +273,43 @@ def span_with_events(span: Any, events: list[Any], attribute: str, left_out: int
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+# -- a log record with shorter values --------------------------------------------------
+def log_record_with(record: Any, body: Any, attributes: Mapping[str, Any], left_out: int) -> Any:
+    """A copy of the SDK log record ``record`` with ``body`` and ``attributes``
+    instead of its own, ``left_out`` more attributes counted dropped;
+    everything else (ids, timestamps, severity, resource, scope) is its own.
+
+    Only public fields are used (``log_record``, its ``body`` and
+    ``attributes``, ``BoundedAttributes.dropped``), the same in the SDK
+    versions opslog supports; the copy is read back to confirm it. ``None``
+    if the record cannot be copied this way (it is then sent as it is, or
+    not at all: see :func:`opslog.export.fitting.record_within`).
+    """
+    from opentelemetry.attributes import BoundedAttributes
+
+    try:
+        bounded = BoundedAttributes(None, attributes, immutable=True)
+        if dict(bounded) != dict(attributes):
+            # An older SDK cleans log attributes as span attributes unless told.
+            older: dict[str, Any] = {"extended_attributes": True}  # deprecated in newer
+            bounded = BoundedAttributes(None, attributes, immutable=True, **older)
+        bounded.dropped = record.dropped_attributes + left_out
+        log = copy.copy(record.log_record)
+        log.attributes = bounded
+        log.body = body
+        clone = copy.copy(record)
+        clone.log_record = log
+        if (
+            dict(clone.log_record.attributes) != dict(attributes)
+            or clone.dropped_attributes != bounded.dropped
+            or clone.log_record.body is not body
+        ):
+            return None  # the copy does not read back
+        return clone
+    except Exception:
+        return None
 
 
 # -- pinned trace ids ---------------------------------------------------------------------
