@@ -448,3 +448,61 @@ def test_an_item_still_over_the_limit_is_not_sent_and_the_rest_of_its_batch_is()
     assert (stats.exported, stats.failed, stats.dropped, processor.pending) == (24, 1, 0, 0)
     assert diagnostics().get("export_loss") == 1
     processor.shutdown(1)
+
+
+class _Fault(RuntimeError):
+    """A bug of opslog's own in the export thread (stands for any)."""
+
+
+def _failing_send(processor: BoundedBatchProcessor[int], times: int) -> None:
+    """Make the processor's next ``times`` rounds fail inside, while a batch is taken."""
+    real_send = processor._send
+    faults = [_Fault() for _ in range(times)]
+
+    def send(batch: list[int]) -> int:
+        if faults:
+            raise faults.pop()
+        return real_send(batch)
+
+    processor._send = send  # type: ignore[method-assign]
+
+
+def test_an_internal_error_in_the_export_thread_costs_its_batch_not_the_rest() -> None:
+    """The worker survives a fault of its own: the batch it held is counted
+    failed, the fault reported, and everything after it is delivered."""
+    sent: list[int] = []
+
+    def export(batch: Sequence[int]) -> bool:
+        sent.extend(batch)
+        return True
+
+    reset_diagnostics()
+    processor = _processor(export, batch=10, delay=60)
+    _failing_send(processor, 1)
+    for n in range(10):
+        processor.add(n)  # a full batch: wakes the worker, whose round fails
+    deadline = time.monotonic() + 5
+    while processor.stats.failed == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for n in range(10, 25):
+        processor.add(n)
+    assert processor.force_flush(5)
+    assert processor._worker.is_alive()
+    assert sent == list(range(10, 25))
+    stats = processor.stats
+    assert (stats.exported, stats.failed, stats.dropped, processor.pending) == (15, 10, 0, 0)
+    assert diagnostics().get("internal_error") == 1
+    assert processor.shutdown(2)
+
+
+def test_a_fault_at_every_round_still_lets_shutdown_finish_with_exact_counts() -> None:
+    processor = _processor(lambda batch: True, batch=10, delay=60)
+    _failing_send(processor, 1_000)
+    for n in range(25):
+        processor.add(n)
+    started = time.monotonic()
+    assert processor.shutdown(5)
+    assert time.monotonic() - started < 2  # no backoff waited out at shutdown
+    stats = processor.stats
+    assert stats.exported == 0 and stats.failed + stats.dropped == 25
+    assert processor.pending == 0

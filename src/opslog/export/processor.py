@@ -306,40 +306,72 @@ class BoundedBatchProcessor(Generic[T]):
     # -- worker ---------------------------------------------------------------
     def _run(self) -> None:
         token = suppress_instrumentation()  # the exporter's own HTTP calls
-        delay = self.settings.schedule_delay
-        next_export = time.monotonic() + delay
+        self._next_export = time.monotonic() + self.settings.schedule_delay
         try:
             while True:
-                wake_at = self._retry_at if self._holding else next_export
-                self._wake.wait(max(0.0, wake_at - time.monotonic()))
-                self._wake.clear()
-                # Read once: a stop or flush that arrives while this round
-                # drains sets the wake flag again, and the next round sees it.
-                stopping = self._stopping
-                with self._idle:
-                    flush_target = self._flush_requests
-                flushing = stopping or flush_target > self._flushes_done
-                now = time.monotonic()
-                due = now >= next_export
-                if self._holding and not flushing:
-                    if now >= self._retry_at and not self._nobody_there(flushing=False):
-                        self._release()
-                        due = True  # up again: send what is queued now
-                    if self._holding:
-                        self._report_losses()
-                        continue
-                self._drain(full_only=not (due or flushing), flushing=flushing)
-                if due or flushing:
-                    next_export = time.monotonic() + delay
-                self._report_losses()
-                with self._idle:
-                    self._flushes_done = flush_target
-                    self._idle.notify_all()
-                if stopping:
-                    return
+                try:
+                    if self._round():
+                        return
+                except Exception as exc:
+                    # A fault of opslog's own must not end delivery for good:
+                    # a dead worker would leave every later item undelivered.
+                    if self._recover(exc):
+                        return
         finally:
             if token is not None:
                 otel_context.detach(token)  # type: ignore[arg-type]
+
+    def _round(self) -> bool:
+        """Wait for work, then export what is due; True once stopped."""
+        wake_at = self._retry_at if self._holding else self._next_export
+        self._wake.wait(max(0.0, wake_at - time.monotonic()))
+        self._wake.clear()
+        # Read once: a stop or flush that arrives while this round drains
+        # sets the wake flag again, and the next round sees it.
+        stopping = self._stopping
+        with self._idle:
+            flush_target = self._flush_requests
+        flushing = stopping or flush_target > self._flushes_done
+        now = time.monotonic()
+        due = now >= self._next_export
+        if self._holding and not flushing:
+            if now >= self._retry_at and not self._nobody_there(flushing=False):
+                self._release()
+                due = True  # up again: send what is queued now
+            if self._holding:
+                self._report_losses()
+                return False
+        self._drain(full_only=not (due or flushing), flushing=flushing)
+        if due or flushing:
+            self._next_export = time.monotonic() + self.settings.schedule_delay
+        self._report_losses()
+        with self._idle:
+            self._flushes_done = flush_target
+            self._idle.notify_all()
+        return stopping
+
+    def _recover(self, exc: Exception) -> bool:
+        """After an unexpected error in a round: the batch being exported is
+        counted failed, the error reported, and the worker backs off before
+        the next round (a fault that repeats must not spin). True when
+        stopping: the stop ends here, with what was counted."""
+        try:
+            self._failed += self._in_flight
+            self._in_flight = 0
+            _diagnostics.report(
+                _diagnostics.INTERNAL_ERROR,
+                f"the {self.signal} export thread: {type(exc).__name__}; "
+                "the batch being exported is counted failed, export goes on",
+            )
+            if self._stopping:
+                with self._idle:
+                    self._flushes_done = self._flush_requests
+                    self._idle.notify_all()
+                return True
+            self._back_off()
+        except Exception:
+            return self._stopping
+        return False
 
     def _endpoint_up(self) -> bool:
         try:
