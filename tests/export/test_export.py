@@ -423,6 +423,40 @@ def test_an_event_too_large_for_one_request_still_arrives_as_a_log_record(
         receiver.stop()
 
 
+def test_an_instrumented_span_with_a_statement_over_the_grpc_limit_arrives_cut() -> None:
+    """Instrumentation puts the whole statement on its span (the SDK sets no
+    length limit by default): a 5 MB one is over the receiver's 4 MiB. It
+    arrives with the statement cut (marked), its events and the opslog step
+    under it too; before, it was refused and not sent."""
+    from opentelemetry import trace
+
+    receiver = OtlpReceiver().start_grpc()
+    try:
+        _spans_over_grpc(receiver)
+        statement = "INSERT INTO blocks VALUES " + "(1, 'aGVsbG8='), " * 300_000
+        op = opslog.new_operation_logger("j").start_operation("restore")
+        tracer = trace.get_tracer("sqlalchemy")
+        attributes = {"db.statement": statement}
+        with (
+            op.start_step("write-blocks"),
+            tracer.start_as_current_span("INSERT blocks", attributes=attributes) as db_span,
+        ):
+            db_span.add_event("retry", {"n": 1})
+        op.end_operation()
+        assert opslog.shutdown(timeout=20)
+        stats = opslog.export_stats()["spans"]
+        assert (stats["exported"], stats["failed"], stats["dropped"]) == (3, 0, 0)
+        spans = {span.name: span for _, span in receiver.spans()}
+        sent = spans["INSERT blocks"]
+        attributes = attributes_of(sent.attributes)
+        assert attributes["opslog.values_trimmed"] == 1
+        assert statement.startswith(attributes["db.statement"].split("…[truncated ")[0])
+        assert [event.name for event in sent.events] == ["retry"]
+        assert sent.parent_span_id == spans["write-blocks"].span_id
+    finally:
+        receiver.stop()
+
+
 def test_batches_larger_than_the_collectors_grpc_limit_still_arrive() -> None:
     """The receiver's gRPC server refuses messages over 4 MiB, as the
     Collector's does by default (max_recv_msg_size_mib): a full batch of

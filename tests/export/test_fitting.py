@@ -180,6 +180,68 @@ def test_the_report_names_the_span_by_its_id_never_by_its_name(finished: Finishe
     assert CANARY not in message and "token" not in message
 
 
+def _statement_span(finished: Finished, statement: Any, bulky_events: int = 0) -> ReadableSpan:
+    """A database client span as instrumentation makes it: the whole statement
+    on the span, a few small events (and ``bulky_events`` large ones)."""
+    provider, exporter = finished
+    span = provider.get_tracer("sqlalchemy").start_span(
+        "INSERT vm_disks",
+        attributes={"db.statement": statement, "db.system": "postgresql", "step": "copy"},
+    )
+    for n in range(5):
+        span.add_event("retry", {"n": n})
+    for n in range(bulky_events):
+        span.add_event("dump", {"blob": "b" * BIG, "n": n})
+    span.end()
+    return exporter.get_finished_spans()[-1]
+
+
+def test_a_span_whose_own_attributes_are_the_bulk_goes_with_them_cut_to_half(
+    finished: Finished,
+) -> None:
+    """A 300 kB statement on a span, over a 100 kB limit: the statement is cut
+    to about half a request, marked; the events are all kept."""
+    statement = "INSERT INTO vm_disks VALUES " + "(1, 'vda'), " * 25_000
+    span = _statement_span(finished, statement)
+    fitted = span_within(span, _size(span), 100_000, request_bytes)
+
+    size = request_bytes([fitted])
+    assert size is not None and 40_000 < size <= 60_000
+    attributes = _attributes(fitted)
+    head, marker = attributes["db.statement"].split("…[truncated ")
+    assert statement.startswith(head) and marker == f"{len(statement) - len(head)} chars]"
+    assert attributes[VALUES_TRIMMED_ATTRIBUTE] == 1
+    assert (attributes["db.system"], attributes["step"]) == ("postgresql", "copy")
+    assert [event.attributes["n"] for event in fitted.events] == list(range(5))
+    assert TRIMMED_ATTRIBUTE not in attributes
+    assert diagnostics().get("values_trimmed") == 1
+    assert "span_events_dropped" not in diagnostics()
+
+
+def test_a_span_with_bulky_attributes_and_events_gets_both_made_smaller(
+    finished: Finished,
+) -> None:
+    span = _statement_span(finished, "x" * 300_000, bulky_events=10)
+    fitted = span_within(span, _size(span), 100_000, request_bytes)
+    size = request_bytes([fitted])
+    assert size is not None and size <= 100_000
+    attributes = _attributes(fitted)
+    assert attributes[VALUES_TRIMMED_ATTRIBUTE] == 1
+    assert 0 < attributes[TRIMMED_ATTRIBUTE] <= 10  # only bulky events: the small ones stay
+    retries = [event.attributes["n"] for event in fitted.events if event.name == "retry"]
+    assert retries == list(range(5))
+
+
+def test_a_bulky_attribute_that_is_not_text_is_left_out_and_counted_dropped(
+    finished: Finished,
+) -> None:
+    span = _statement_span(finished, tuple("row" * 100 for _ in range(1_000)))
+    fitted = span_within(span, _size(span), 100_000, request_bytes)
+    assert "db.statement" not in _attributes(fitted)
+    assert fitted.dropped_attributes == span.dropped_attributes + 1
+    assert len(fitted.events) == 5
+
+
 # -- log records --------------------------------------------------------------------------
 class _Kept(LogRecordProcessor):
     """Keeps what the SDK hands a log processor (what opslog's processor queues)."""

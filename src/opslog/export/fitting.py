@@ -15,28 +15,33 @@ the trace's structure arrive. The span says what was left out:
 events left out still reach the log channels that are on (OpenTelemetry
 log records, stdlib ``logging``: each event a record of its own).
 
-One event can be too large alone: 64 fields of 4,096 four-byte characters
-make a megabyte, over a ``max_export_bytes`` set lower, and a raised
-``max_value_length`` allows more. :func:`record_within` sends such a log
-record with its longest values cut, each to the same length, the shortest
-cut that makes it fit; each cut value ends with ``…[truncated N chars]``
-(as ``max_value_length`` cuts) and the record carries
-``opslog.values_trimmed`` (how many values were cut). The five required
-fields are never cut, so the event still correlates, and nothing is
-revealed: a cut keeps the start of a value already redacted.
+A value can be the bulk instead: one event of 64 fields of 4,096
+four-byte characters makes a megabyte, over a ``max_export_bytes`` set
+lower (a raised ``max_value_length`` allows more), and instrumentation may
+put a whole SQL statement on its span. :func:`record_within` sends such a
+log record with its longest values cut, each to the same length, the
+shortest cut that makes it fit; a span's own attributes are cut the same
+way when they take more than half a request (its events then share the
+rest). Each cut value ends with ``…[truncated N chars]`` (as
+``max_value_length`` cuts), and the item carries ``opslog.values_trimmed``
+(how many values were cut; a bulky value that is not text, such as a long
+sequence, is left out and counted dropped). The five required fields are
+never cut, so the event still correlates, and nothing is revealed: a cut
+keeps the start of a value already redacted.
 
 This runs on the export thread, only for an item over the limit. An item
-still over the limit after this (a span whose own attributes are that
-large, a record with thousands of attributes) is not sent: see
+still over the limit after this (huge keys, thousands of attributes or
+links) is not sent: see
 :meth:`opslog.export.processor.BoundedBatchProcessor._send`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .. import _diagnostics
-from ..otel.internals import log_record_with, span_with_events
+from ..otel.internals import log_record_with, span_with
 from ..vocabulary import REQUIRED_FIELDS
 from .processor import Measure
 
@@ -45,26 +50,49 @@ __all__ = ["TRIMMED_ATTRIBUTE", "VALUES_TRIMMED_ATTRIBUTE", "record_within", "sp
 #: The span attribute that counts the events left out of its export.
 TRIMMED_ATTRIBUTE = "opslog.span_events_trimmed"
 
-#: The log record attribute that counts the values cut to fit its export.
+#: The attribute that counts the values cut (or left out) to fit an export.
 VALUES_TRIMMED_ATTRIBUTE = "opslog.values_trimmed"
 
 #: Bytes a cut value gains: its ``…[truncated N chars]`` (at most this).
 _MARKER_BYTES = 40
 
-#: Bounds the encodings one span may cost (each is of a span of megabytes).
+#: Bounds the encodings one item may cost (each is of an item of megabytes).
 _MAX_MEASURES = 8
 
+#: Attributes a cut never touches: what correlates the event.
+_NEVER_CUT = frozenset(REQUIRED_FIELDS)
 
+
+# -- spans --------------------------------------------------------------------------------
 def span_within(span: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
-    """``span``, whose request alone is ``size`` bytes, or a copy without
-    its largest events whose request alone ``measure`` finds within
-    ``limit`` bytes (without any event if no fewer will do). The events are
+    """``span``, whose request alone is ``size`` bytes, or a copy that
+    ``measure`` finds within ``limit`` bytes: its own attributes cut to half
+    a request if they take more, then without its largest events, the fewest
+    that make it fit (without any event if no fewer will do). The events are
     left out largest first, by an estimate of their encoded size, and the
     copy is measured to confirm it fits.
     """
-    events = list(span.events)
-    if not events or size <= limit:
+    if size <= limit:
         return span
+    events = list(span.events)
+    attributes = dict(span.attributes or {})
+    own_size = sum(_value_size(value) for value in _cuttable(attributes).values())
+    if own_size > limit // 2:
+        shortened, left_out, _ = _values_shortened(attributes, own_size - limit // 2)
+        trimmed = span_with(span, events, shortened, 0, left_out)
+        _report_values(f"span {_span_id(span)}", shortened, size, limit)
+        measured = measure([trimmed])
+        if measured is None or measured <= limit or not events:
+            return trimmed
+        span, size = trimmed, measured
+    return _events_left_out(span, events, size, limit, measure)
+
+
+def _events_left_out(
+    span: Any, events: list[Any], size: int, limit: int, measure: Measure[Any]
+) -> Any:
+    """``span`` without the fewest of its largest ``events`` that make it fit."""
+    attributes = dict(span.attributes or {})
     sizes = [_rough_size(event) for event in events]
     largest_first = sorted(range(len(events)), key=sizes.__getitem__, reverse=True)
     left_out: set[int] = set()
@@ -77,10 +105,10 @@ def span_within(span: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
         last = position == len(largest_first) - 1
         if excess > 0 and not last:
             continue  # still too large by the estimate: leave out more first
-        fitted = span_with_events(
+        fitted = span_with(
             span,
             [event for n, event in enumerate(events) if n not in left_out],
-            TRIMMED_ATTRIBUTE,
+            {**attributes, TRIMMED_ATTRIBUTE: len(left_out)},
             len(left_out),
         )
         measures += 1
@@ -91,7 +119,9 @@ def span_within(span: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
         if measures == _MAX_MEASURES:
             # The estimates keep falling short: leave out every event.
             left_out = set(range(len(events)))
-            fitted = span_with_events(span, [], TRIMMED_ATTRIBUTE, len(events))
+            fitted = span_with(
+                span, [], {**attributes, TRIMMED_ATTRIBUTE: len(events)}, len(events)
+            )
             break
     _diagnostics.report(
         _diagnostics.SPAN_EVENTS_DROPPED,
@@ -122,80 +152,78 @@ def _rough_size(event: Any) -> int:
     return total
 
 
-def _value_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value) if value.isascii() else len(value.encode("utf-8", "replace"))
-    if isinstance(value, bytes):
-        return len(value)
-    if isinstance(value, (tuple, list)):
-        return sum(_value_size(item) + 2 for item in value)
-    return 10
+# -- log records --------------------------------------------------------------------------
+#: Stands for a log record's body among its attributes while its values are cut.
+_BODY = object()
 
 
 def record_within(record: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
     """``record`` (an SDK log record), whose request alone is ``size``
-    bytes, or a copy whose longest values (its text body and text
-    attributes, never the required fields) are cut to one length, the
-    longest that ``measure`` finds within ``limit`` bytes. Other bulky
-    values (sequences, bytes) longer than that length are left out, counted
-    as dropped attributes. Returns ``record`` itself if no cut makes it fit
-    (it is then not sent, and counted)."""
+    bytes, or a copy whose longest values (its text body and attributes,
+    never the required fields) are cut alike, to the longest length that
+    ``measure`` finds within ``limit`` bytes. Returns ``record`` itself if
+    no cut makes it fit (it is then not sent, and counted)."""
     if size <= limit:
         return record
     log = record.log_record
-    attributes = dict(log.attributes or {})
-    body = log.body
-    # (key, byte size) of what may be cut or left out; None stands for the body.
-    bulky: list[tuple[Optional[str], int]] = [
-        (key, _value_size(value))
-        for key, value in attributes.items()
-        if key not in _NEVER_CUT and not isinstance(value, (bool, int, float))
-    ]
-    if isinstance(body, str):
-        bulky.append((None, _value_size(body)))
+    values: dict[Any, Any] = dict(log.attributes or {})
+    if isinstance(log.body, str):
+        values[_BODY] = log.body
     excess = size - limit
     for _ in range(_MAX_MEASURES):
-        length = _common_length([item_size for _, item_size in bulky], excess)
-        new_attributes = dict(attributes)
-        new_body = body
-        cut = left_out = 0
-        for key, item_size in bulky:
-            if item_size <= length:
-                continue
-            value = body if key is None else attributes[key]
-            if not isinstance(value, str):
-                left_out += 1
-                del new_attributes[key]
-            elif key is None:
-                cut += 1
-                new_body = _cut(value, length)
-            else:
-                cut += 1
-                new_attributes[key] = _cut(value, length)
-        new_attributes[VALUES_TRIMMED_ATTRIBUTE] = cut + left_out
-        fitted = log_record_with(record, new_body, new_attributes, left_out)
+        shortened, left_out, length = _values_shortened(values, excess)
+        body = shortened.pop(_BODY, log.body)
+        fitted = log_record_with(record, body, shortened, left_out)
         if fitted is None:
             return record  # cannot be copied: not sent, counted
         fitted_size = measure([fitted])
         if fitted_size is None or fitted_size <= limit:
-            break
+            _report_values(f"a log record of span {_record_span_id(log)}", shortened, size, limit)
+            return fitted
         if length == 0:
-            return record  # its bulk is elsewhere (keys, thousands of attributes)
+            return record  # cut to nothing, it does not fit: its bulk is elsewhere
         excess += fitted_size - limit
-    else:
-        return record  # the estimates kept falling short
-    _diagnostics.report(
-        _diagnostics.VALUES_TRIMMED,
-        f"a log record of span {_record_span_id(log)}: {cut + left_out} of its values cut "
-        f"or left out of its export, whose request would have been {size} bytes, over "
-        f"max_export_bytes={limit} (marked {VALUES_TRIMMED_ATTRIBUTE})",
-        cut + left_out,
-    )
-    return fitted
+    return record  # the estimates kept falling short
 
 
-#: Attributes a cut never touches: what correlates the event.
-_NEVER_CUT = frozenset(REQUIRED_FIELDS)
+def _record_span_id(log: Any) -> str:
+    """The span id of the record's span, in hex (its attributes and body are
+    not opslog's to print: a third-party record may hold anything)."""
+    span_id = getattr(log, "span_id", None)
+    return format(span_id, "016x") if isinstance(span_id, int) and span_id else "(none)"
+
+
+# -- cutting values alike -------------------------------------------------------------------
+def _cuttable(values: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The values a cut may touch: any but numbers, booleans and the required fields."""
+    return {
+        key: value
+        for key, value in values.items()
+        if key not in _NEVER_CUT and not isinstance(value, (bool, int, float))
+    }
+
+
+def _values_shortened(values: Mapping[Any, Any], excess: int) -> tuple[dict[Any, Any], int, int]:
+    """``values`` with its longest cut alike, by about ``excess`` bytes in
+    all, and :data:`VALUES_TRIMMED_ATTRIBUTE` added (how many were cut or
+    left out); with how many were left out (bulky values that are not text)
+    and the length (in UTF-8 bytes) they were cut to."""
+    sizes = {key: _value_size(value) for key, value in _cuttable(values).items()}
+    length = _common_length(list(sizes.values()), excess)
+    shortened = dict(values)
+    trimmed = left_out = 0
+    for key, item_size in sizes.items():
+        if item_size <= length:
+            continue
+        trimmed += 1
+        value = values[key]
+        if isinstance(value, str):
+            shortened[key] = _cut(value, length)
+        else:
+            left_out += 1
+            del shortened[key]
+    shortened[VALUES_TRIMMED_ATTRIBUTE] = trimmed
+    return shortened, left_out, length
 
 
 def _common_length(sizes: list[int], excess: int) -> int:
@@ -222,8 +250,22 @@ def _cut(text: str, length: int) -> str:
     return f"{head}…[truncated {len(text) - len(head)} chars]"
 
 
-def _record_span_id(log: Any) -> str:
-    """The span id of the record's span, in hex (its attributes and body are
-    not opslog's to print: a third-party record may hold anything)."""
-    span_id = getattr(log, "span_id", None)
-    return format(span_id, "016x") if isinstance(span_id, int) and span_id else "(none)"
+def _report_values(what: str, shortened: Mapping[Any, Any], size: int, limit: int) -> None:
+    trimmed = shortened[VALUES_TRIMMED_ATTRIBUTE]
+    _diagnostics.report(
+        _diagnostics.VALUES_TRIMMED,
+        f"{what}: {trimmed} of its values cut or left out of its export, whose "
+        f"request would have been {size} bytes, over max_export_bytes={limit} "
+        f"(marked {VALUES_TRIMMED_ATTRIBUTE})",
+        trimmed,
+    )
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode("utf-8", "replace"))
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, (tuple, list)):
+        return sum(_value_size(item) + 2 for item in value)
+    return 10

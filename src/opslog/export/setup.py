@@ -107,9 +107,10 @@ def configure(
             variable; default 4,000,000, under the Collector's 4 MiB gRPC
             limit; at least 65,536): a batch whose request would be larger
             is sent in parts; a span larger alone goes without its largest
-            events, a log record with its longest values cut (see
-            :mod:`opslog.export.fitting`); an item still larger alone is not
-            sent (counted failed, reported as ``export_loss``).
+            events, an item whose values are the bulk with its longest
+            values cut (see :mod:`opslog.export.fitting`); an item still
+            larger alone is not sent (counted failed, reported as
+            ``export_loss``).
         traces_exporter, logs_exporter: ``"otlp"``, ``"console"`` or
             ``"none"`` (else ``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER``;
             default: OTLP when an endpoint is set). ``"none"`` for logs is

@@ -16,8 +16,9 @@ private name                      what for                      public fallback
                                   be pushed out)                ``dropped_events``
 ``ReadableSpan._events``,         send a span too large for     a new ``ReadableSpan`` from
 ``ReadableSpan._attributes``      one request without some of   its public properties (its
-                                  its events (a copy that       dropped attribute and link
-                                  keeps the dropped counts)     counts become 0)
+                                  its events or with shorter    dropped attribute and link
+                                  values (a copy that keeps     counts become 0)
+                                  the dropped counts)
 ``Tracer.id_generator``           pin a new trace's id to the   start under a remote parent
                                   correlation id                span context in that trace
 ``TraceState._dict``              keep Level 2 keys the API's   ``TraceState(members)`` (keys
@@ -63,7 +64,7 @@ __all__ = [
     "log_record_with",
     "pin_id_generator",
     "span_event_adder",
-    "span_with_events",
+    "span_with",
     "suppress_instrumentation",
     "trace_state",
     "use_encoder",
@@ -235,26 +236,36 @@ def _event_count_limit() -> int:
         return 128
 
 
-# -- a span with fewer events ----------------------------------------------------------
-def span_with_events(span: Any, events: list[Any], attribute: str, left_out: int) -> Any:
-    """A copy of the ended span ``span`` holding only ``events``, with
-    ``attribute`` set to ``left_out`` (how many were left out, also added to
-    its dropped-event count). Everything else is the span's own."""
+# -- a smaller copy of a span -------------------------------------------------------------
+def span_with(
+    span: Any,
+    events: list[Any],
+    attributes: Mapping[str, Any],
+    events_left_out: int,
+    attributes_left_out: int = 0,
+) -> Any:
+    """A copy of the ended span ``span`` holding only ``events`` and
+    ``attributes``, with ``events_left_out`` and ``attributes_left_out``
+    added to its dropped-event and dropped-attribute counts. Everything else
+    is the span's own."""
     from opentelemetry.attributes import BoundedAttributes
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.util import BoundedList
 
-    attributes = {**(span.attributes or {}), attribute: left_out}
     if "ReadableSpan._events" not in _reported:
         try:
             kept = BoundedList.from_seq(None, events)
-            kept.dropped = span.dropped_events + left_out
+            kept.dropped = span.dropped_events + events_left_out
             bounded = BoundedAttributes(None, attributes, immutable=True)
-            bounded.dropped = span.dropped_attributes
+            bounded.dropped = span.dropped_attributes + attributes_left_out
             clone = copy.copy(span)
             clone._events = kept
             clone._attributes = bounded
-            if clone.events != tuple(events) or clone.dropped_events != kept.dropped:
+            if (
+                clone.events != tuple(events)
+                or clone.dropped_events != kept.dropped
+                or clone.dropped_attributes != bounded.dropped
+            ):
                 raise TypeError("the copy does not read back")
             return clone
         except Exception as exc:
