@@ -389,3 +389,16 @@ def test_the_record_report_names_its_span_never_its_values() -> None:
     (message,) = messages
     assert format(record.log_record.span_id, "016x") in message
     assert CANARY not in message and "token" not in message
+
+
+def test_a_span_over_the_limit_with_nothing_to_leave_out_is_returned_as_it_is(
+    finished: Finished,
+) -> None:
+    """Its bulk is its name, no events, its attributes under half a request:
+    nothing opslog may make smaller (the processor counts it, unsent), and
+    nothing is reported."""
+    provider, exporter = finished
+    provider.get_tracer("test").start_span("n" * 5_000, attributes={"note": "short"}).end()
+    (span,) = exporter.get_finished_spans()
+    assert span_within(span, _size(span), 2_000, request_bytes) is span
+    assert diagnostics() == {}

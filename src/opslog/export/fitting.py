@@ -85,6 +85,8 @@ def span_within(span: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
         if measured is None or measured <= limit or not events:
             return trimmed
         span, size = trimmed, measured
+    if not events:
+        return span  # its bulk is elsewhere (links, keys): not sent, counted
     return _events_left_out(span, events, size, limit, measure)
 
 
