@@ -296,7 +296,9 @@ def _batch_settings(
     max_queue = queue or defaults.max_queue_size
     return BatchSettings(
         max_queue_size=max_queue,
-        # A batch never larger than the queue (what the SDK does too).
+        # A batch never larger than the queue: capped (the SDK's processors
+        # refuse to start instead; a keyword queue under a variable's batch
+        # is a likely mix, not worth failing the application for).
         max_batch_size=min(batch or defaults.max_batch_size, max_queue),
         schedule_delay=defaults.schedule_delay if delay is None else delay,
         max_export_bytes=_positive_int(

@@ -103,6 +103,7 @@ def configure(
         max_queue_size, max_export_batch_size, schedule_delay: batching, for
             both signals (else ``OTEL_BSP_*`` for spans and ``OTEL_BLRP_*`` for
             log records, delays in milliseconds; defaults 8192, 2048, 1 s).
+            A batch size larger than the queue is capped at the queue size.
         max_export_bytes: the largest export request, in encoded bytes (no
             variable; default 4,000,000, under the Collector's 4 MiB gRPC
             limit; at least 65,536): a batch whose request would be larger
