@@ -164,7 +164,16 @@ def _span_events(ready: bool, limits: Any = None) -> list[tuple[str, list[Any]]]
     try:
         op = opslog.new_operation_logger("job-7").start_operation("failover")
         step = op.start_step("snapshot")
-        step.info("working", {"vm": {"id": 42, "tags": ["a", "b"]}, "ratio": 0.5, "ok": True})
+        step.info(
+            "working",
+            {
+                "vm": {"id": 42, "tags": ["a", "b"]},
+                "ratio": 0.5,
+                "ok": True,
+                "hosts": ["db-primary-0001.example", "db-2", 7],
+                "argv": ["rsync", "--partial", "/var/lib/images/vm-7.qcow2"],
+            },
+        )
         step.warn("slow ünïcode ✓", {"sizes": (1, 2, 3), "none": None, "big": 2**70})
         step.error("failed", ValueError("disk gone"), {"device": "/dev/vdc"})
         step.end_step("failed")
@@ -213,7 +222,7 @@ def test_ready_span_events_are_used_and_immutable() -> None:
 @pytest.mark.parametrize(
     "limits",
     [
-        SpanLimits(max_attribute_length=12),  # the SDK truncates: public path
+        SpanLimits(max_attribute_length=12),  # texts cut as the SDK cuts them: ready path
         SpanLimits(max_event_attributes=6),  # the SDK drops the oldest: public path
     ],
 )
@@ -227,6 +236,24 @@ def test_span_limits_are_applied_as_the_sdk_does(limits: SpanLimits) -> None:
         assert all(len(attrs) <= 6 for attrs in flat)
         assert any(dropped for _, evs in events for _, _, dropped in evs)
         assert all(attrs["event"] and attrs["step"] for attrs in flat)  # required kept
+
+
+def test_an_attribute_length_limit_keeps_the_ready_path() -> None:
+    """``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` is common in production: opslog
+    cuts the texts itself (as the SDK would) rather than pay the SDK's
+    validation of every attribute; the result is checked equal above."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_attribute_length=12))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    opslog.configure(tracer_provider=provider)
+    op = opslog.new_operation_logger("j").start_operation("op")
+    op.log_step("s", "a message longer than twelve", {"paths": ["/var/lib/images", "/x"]})
+    op.end_operation()
+    (span,) = exporter.get_finished_spans()
+    attributes = span.events[1].attributes
+    assert not isinstance(attributes, BoundedAttributes)  # the ready path was taken
+    assert attributes["message"] == "a message lo"
+    assert attributes["paths"] == ("/var/lib/ima", "/x")
 
 
 def test_a_handler_changing_record_opslog_does_not_change_the_span_event() -> None:

@@ -148,13 +148,14 @@ def span_event_adder(span: Span) -> SpanEventAdder:
     The SDK's ``Span.add_event`` validates and copies every attribute of
     every event (``BoundedAttributes``): for opslog's events, whose fields
     were all coerced to valid attribute values already, that is the largest
-    single cost of an event. For an SDK span whose limits cannot change
-    anything (no attribute length limit, the event within the event
-    attribute count limit) and whose ``add_event`` is the SDK's own (see
-    :func:`_sdk_event_class`), opslog hands the SDK a ready ``Event`` holding
-    an immutable copy of the attributes instead: the exported event is the
-    same, field for field. Any other span, or any failure, gets the public
-    ``add_event``.
+    single cost of an event. For an SDK span whose ``add_event`` is the
+    SDK's own (see :func:`_sdk_event_class`), with the event within the
+    event attribute count limit, opslog hands the SDK a ready ``Event``
+    holding an immutable copy of the attributes instead, their texts cut to
+    the attribute length limit if one is set (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``,
+    as the SDK cuts them, without its warning per cut value): the exported
+    event is the same, field for field. An event over the count limit, any
+    other span, or any failure gets the public ``add_event``.
     """
     public: SpanEventAdder = span.add_event
     if not (READY_SPAN_EVENTS and _FAST_PATH_ALLOWED) or "_add_event" in _reported:
@@ -169,10 +170,12 @@ def span_event_adder(span: Span) -> SpanEventAdder:
             return public  # (an add_event wrapped after the type was first seen)
         add_ready = span._add_event  # type: ignore[attr-defined]
         limits = span._limits  # type: ignore[attr-defined]
-        if limits.max_attribute_length is not None:
-            return public  # values would be cut: the SDK's job
+        max_length = limits.max_attribute_length
         max_attributes = limits.max_event_attributes
-        if max_attributes is not None and not isinstance(max_attributes, int):
+        if not all(
+            limit is None or (type(limit) is int and limit >= 0)
+            for limit in (max_length, max_attributes)
+        ):
             return public
     except Exception as exc:
         _fell_back("_add_event", exc)
@@ -185,7 +188,8 @@ def span_event_adder(span: Span) -> SpanEventAdder:
             public(name, attributes, timestamp)  # the SDK decides what to drop
             return
         try:
-            event = event_class(name, MappingProxyType(dict(attributes)), timestamp)
+            values = dict(attributes) if max_length is None else _cut_as_sdk(attributes, max_length)
+            event = event_class(name, MappingProxyType(values), timestamp)
         except Exception as exc:
             _fell_back("_add_event", exc)
             public(name, attributes, timestamp)
@@ -199,6 +203,23 @@ def span_event_adder(span: Span) -> SpanEventAdder:
             public(name, attributes, timestamp)
 
     return add_event
+
+
+def _cut_as_sdk(attributes: Mapping[str, AttributeValue], limit: int) -> dict[str, Any]:
+    """A copy of ``attributes`` with every text, alone or in a sequence, cut
+    to ``limit`` characters: what the SDK's attribute cleaning does with an
+    attribute length limit to values of the types opslog's events hold
+    (text, numbers, booleans, tuples of those)."""
+    values = dict(attributes)
+    for key, value in values.items():
+        if type(value) is str:
+            if len(value) > limit:
+                values[key] = value[:limit]
+        elif type(value) is tuple:
+            values[key] = tuple(
+                item[:limit] if type(item) is str and len(item) > limit else item for item in value
+            )
+    return values
 
 
 # -- events a span could not hold -------------------------------------------------------
