@@ -84,8 +84,8 @@ def diagnostics() -> dict[str, int]:
     once, with the fix; that signal is no longer sent) and
     ``export_unreachable`` (the endpoint accepts no connection: said once per
     outage; items wait in the queue until it does) and ``values_trimmed``
-    (values of a log record too large for one export request, cut so that
-    it fits: see :mod:`opslog.export.fitting`).
+    (values of a log record or span too large for one export request, cut
+    so that it fits: see :mod:`opslog.export.fitting`).
     """
     with _lock:
         return dict(_counts)

@@ -448,9 +448,9 @@ def test_an_instrumented_span_with_a_statement_over_the_grpc_limit_arrives_cut()
         assert (stats["exported"], stats["failed"], stats["dropped"]) == (3, 0, 0)
         spans = {span.name: span for _, span in receiver.spans()}
         sent = spans["INSERT blocks"]
-        attributes = attributes_of(sent.attributes)
-        assert attributes["opslog.values_trimmed"] == 1
-        assert statement.startswith(attributes["db.statement"].split("…[truncated ")[0])
+        arrived = attributes_of(sent.attributes)
+        assert arrived["opslog.values_trimmed"] == 1
+        assert statement.startswith(arrived["db.statement"].split("…[truncated ")[0])
         assert [event.name for event in sent.events] == ["retry"]
         assert sent.parent_span_id == spans["write-blocks"].span_id
     finally:
