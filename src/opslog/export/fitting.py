@@ -26,8 +26,9 @@ rest). Each cut value ends with ``…[truncated N chars]`` (as
 ``max_value_length`` cuts), and the item carries ``opslog.values_trimmed``
 (how many values were cut; a bulky value that is not text, such as a long
 sequence, is left out and counted dropped). The five required fields are
-never cut, so the event still correlates, and nothing is revealed: a cut
-keeps the start of a value already redacted.
+never cut, so the event still correlates, and nothing new is revealed: a
+cut keeps the start of the value that would have been sent (opslog's own
+values were redacted whole, before any cut).
 
 This runs on the export thread, only for an item over the limit. An item
 still over the limit after this (huge keys, thousands of attributes or
