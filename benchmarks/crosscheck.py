@@ -23,6 +23,7 @@ Rows (targets as in bench.py; nothing here asserts on time):
                               (the hand-written record has no span ids)
   opslog-spans / a            the span channel only, against span events only
   opslog-spans(pub) / a       the same through the SDK's public ``add_event``
+  logfire / opslog            Pydantic Logfire, if installed (a reference: at least 3)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import itertools
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
@@ -204,6 +205,38 @@ class WithOpslog:
             op.end_operation()
 
 
+def with_logfire() -> Optional[Callable[[int], None]]:
+    """The same work through Pydantic Logfire, if it is installed: a span per
+    operation and step, ``info`` per event (Logfire makes a log a span),
+    nothing sent, its defaults otherwise (its scrubbing on, as opslog's
+    redaction is)."""
+    try:
+        import logfire
+    except ImportError:
+        return None
+    instance = logfire.configure(
+        local=True,
+        send_to_logfire=False,
+        console=False,
+        additional_span_processors=[BatchSpanProcessor(_NoSpans(), max_queue_size=500_000)],
+    )
+
+    def run(operations: int) -> None:
+        for _ in range(operations):
+            with instance.span("failover", job_id="job-7", operation="failover"):
+                instance.info("operation failover started", job_id="job-7")
+                for n in range(10):
+                    name = f"step-{n}"
+                    with instance.span(name, job_id="job-7", step=name):
+                        instance.info(f"step {name} started", step=name)
+                        instance.info("working", step=name, **changing_fields())
+                        instance.info("done", step=name, **changing_fields())
+                        instance.info(f"step {name} completed", step=name)
+                instance.info("operation failover completed", job_id="job-7")
+
+    return run
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two short blocks (for CI)")
@@ -226,6 +259,9 @@ def main() -> int:
         "opslog-spans": WithOpslog(tracer_provider, logger_provider, "spans"),
         "opslog-spans(pub)": WithOpslog(tracer_provider, logger_provider, "pub"),
     }
+    logfire_run = with_logfire()
+    if logfire_run is not None:
+        cases["logfire"] = logfire_run
     total = dict.fromkeys(cases, 0.0)
     for block in range(blocks + 1):  # block 0 warms up
         for name, run in cases.items():
@@ -251,6 +287,12 @@ def main() -> int:
         ratio = total[mine] / total[base]
         verdict = "ok" if ratio <= 1.15 else "ABOVE TARGET"
         print(f"  {mine + ' / ' + base:<30}{ratio:7.3f}  {verdict}")
+    if "logfire" in total:
+        ratio = total["logfire"] / total["opslog"]
+        verdict = "ok" if ratio >= 3 else "BELOW TARGET"
+        print(f"  {'logfire / opslog (reference)':<30}{ratio:7.3f}  {verdict} (target: at least 3)")
+    else:
+        print("  logfire / opslog: not measured (pip install logfire)")
     return 0
 
 
