@@ -402,3 +402,20 @@ def test_a_span_over_the_limit_with_nothing_to_leave_out_is_returned_as_it_is(
     (span,) = exporter.get_finished_spans()
     assert span_within(span, _size(span), 2_000, request_bytes) is span
     assert diagnostics() == {}
+
+
+def test_a_cut_never_leaves_half_a_redaction_marker() -> None:
+    """As ``max_value_length`` cuts: a cut through ``[REDACTED]`` leaves it out whole."""
+    value = "a" * 39_990 + "[REDACTED]" + "b" * 40_000
+    record = _record("ok", {**REQUIRED, "dump": value})
+    size = log_request_bytes([record])
+    assert size is not None
+    heads = []
+    # Limits whose common cut length falls just before, in and after the marker.
+    for limit in range(size - 39_970, size - 39_930):
+        fitted = record_within(record, size, limit, log_request_bytes)
+        heads.append(dict(fitted.log_record.attributes)["dump"].split("…[truncated ")[0])
+    assert {len(head) for head in heads} >= {39_990, 40_000}  # the cuts went through it
+    assert all(
+        "[" not in head or head.endswith("[REDACTED]") or "[REDACTED]b" in head for head in heads
+    )

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import _diagnostics
+from ..fields.coercion import with_cut_marker
 from ..otel.internals import log_record_with, span_with
 from ..vocabulary import REQUIRED_FIELDS
 from .processor import Measure
@@ -245,12 +246,13 @@ def _common_length(sizes: list[int], excess: int) -> int:
 
 
 def _cut(text: str, length: int) -> str:
-    """The first ``length`` UTF-8 bytes of ``text`` (whole characters), marked."""
+    """The first ``length`` UTF-8 bytes of ``text`` (whole characters),
+    marked as ``max_value_length`` cuts are."""
     if text.isascii():
         head = text[:length]
     else:
         head = text.encode("utf-8", "replace")[:length].decode("utf-8", "ignore")
-    return f"{head}…[truncated {len(text) - len(head)} chars]"
+    return with_cut_marker(head, len(text) - len(head))
 
 
 def _report_values(what: str, shortened: Mapping[Any, Any], size: int, limit: int) -> None:

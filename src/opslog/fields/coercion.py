@@ -58,7 +58,7 @@ from ..vocabulary import RESERVED_FIELDS
 from .durations import format_duration
 from .redaction import REDACTED, Redactor
 
-__all__ = ["Attributes", "FieldCoercer", "FieldLimits"]
+__all__ = ["Attributes", "FieldCoercer", "FieldLimits", "with_cut_marker"]
 
 #: An OpenTelemetry attribute value (the same union as
 #: ``opentelemetry.util.types.AttributeValue``; this layer does not import OTel).
@@ -164,12 +164,7 @@ class FieldCoercer:
             value = value.encode("utf-8", "replace").decode("utf-8")
         value = redact(value)
         if original_length > limit or len(value) > limit:
-            cut = max(original_length, len(value)) - limit
-            head = value[:limit]
-            marker = head.rfind("[")
-            if marker >= 0 and REDACTED.startswith(head[marker:]) and head[marker:] != REDACTED:
-                head = head[:marker]  # never leave half a marker
-            value = f"{head}…[truncated {cut} chars]"
+            value = with_cut_marker(value[:limit], max(original_length, len(value)) - limit)
         return value
 
     def _memo(self) -> dict[str, str]:
@@ -459,6 +454,16 @@ class _Budget:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.dropped = 0
+
+
+def with_cut_marker(head: str, cut: int) -> str:
+    """``head``, the start of a text ``cut`` characters longer, marked
+    ``…[truncated N chars]``; a ``[REDACTED]`` marker the cut went through
+    is left out whole, never left half visible."""
+    marker = head.rfind("[")
+    if marker >= 0 and REDACTED.startswith(head[marker:]) and head[marker:] != REDACTED:
+        head = head[:marker]
+    return f"{head}…[truncated {cut} chars]"
 
 
 def _ordered(value: Any) -> Optional[list[Any]]:
