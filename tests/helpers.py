@@ -73,3 +73,20 @@ def logged_messages(logger_name: str) -> Iterator[list[str]]:
 def diagnostic_messages() -> AbstractContextManager[list[str]]:
     """The messages opslog's self-diagnostics log while the block runs."""
     return logged_messages("opslog.diagnostics")
+
+
+@contextmanager
+def in_memory_tracing() -> Iterator[tuple[Any, Any]]:
+    """A ``TracerProvider`` whose spans end up, as they end, in an
+    ``InMemorySpanExporter``: (provider, exporter). Shut down afterwards."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        yield provider, exporter
+    finally:
+        provider.shutdown()

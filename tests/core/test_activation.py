@@ -27,11 +27,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 from opentelemetry import context, trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import opslog
 from opslog import OperationContext, StepContext
+
+from ..helpers import in_memory_tracing
 
 Scope = Any  # OperationContext | StepContext
 
@@ -103,11 +104,8 @@ class TaskWorker:
 
 @pytest.fixture(scope="module")
 def tracing() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield provider, exporter
-    provider.shutdown()
+    with in_memory_tracing() as pair:
+        yield pair
 
 
 class ActivationMachine(RuleBasedStateMachine):

@@ -14,7 +14,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
 
@@ -29,7 +28,7 @@ from opslog.export.fitting import (
 from opslog.otel import internals
 
 from ..conftest import CANARY
-from ..helpers import diagnostic_messages
+from ..helpers import diagnostic_messages, in_memory_tracing
 
 BIG = 20_000  # characters of one bulky field value
 
@@ -47,11 +46,8 @@ def _size(span: ReadableSpan) -> int:
 
 @pytest.fixture
 def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield provider, exporter
-    provider.shutdown()
+    with in_memory_tracing() as tracing:
+        yield tracing
 
 
 Finished = tuple[TracerProvider, InMemorySpanExporter]
