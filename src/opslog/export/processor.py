@@ -130,7 +130,8 @@ class ExportStats:
 
 #: The encoded size in bytes of the export request a part makes (None: unknown).
 Measure = Callable[[Sequence[T]], Optional[int]]
-#: Makes one item's request smaller (a span without its largest events):
+#: Makes one item's request smaller (a span without its largest events, a
+#: log record with its longest values cut):
 #: ``fit(item, size, limit, measure)``, given the size of the item's request
 #: alone, returns the item itself or a smaller copy.
 Fit = Callable[[T, int, int, Measure[T]], T]
@@ -345,10 +346,15 @@ class BoundedBatchProcessor(Generic[T]):
         if due or flushing:
             self._next_export = time.monotonic() + self.settings.schedule_delay
         self._report_losses()
-        with self._idle:
-            self._flushes_done = flush_target
-            self._idle.notify_all()
+        self._flushed(flush_target)
         return stopping
+
+    def _flushed(self, target: Optional[int] = None) -> None:
+        """Flush requests up to ``target`` (None: every one made so far) are
+        done: wake who waits on them."""
+        with self._idle:
+            self._flushes_done = self._flush_requests if target is None else target
+            self._idle.notify_all()
 
     def _recover(self, exc: Exception) -> bool:
         """After an unexpected error in a round: the batch being exported is
@@ -364,9 +370,7 @@ class BoundedBatchProcessor(Generic[T]):
                 "the batch being exported is counted failed, export goes on",
             )
             if self._stopping:
-                with self._idle:
-                    self._flushes_done = self._flush_requests
-                    self._idle.notify_all()
+                self._flushed()
                 return True
             self._back_off()
         except Exception:
