@@ -342,5 +342,8 @@ def test_text_no_rule_may_start_in_has_nothing_for_the_rules_to_find(text: str) 
     redactor._rule_spans(text, spans)
     if spans:
         assert _rule_may_start(text)
+    # The per-event gate writes the same test out in one body: it must agree.
+    assert redactor.leaves_unchanged(text) == (text.isascii() and not _rule_may_start(text))
     for literal in ("-----BEGIN", "eyJ", "AKIA", "ASIA", "AIza", "://", "password=", "x y"):
         assert _rule_may_start(text + literal)
+        assert not redactor.leaves_unchanged(text + literal)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -367,13 +367,14 @@ class OperationContext(_Parent):
         """
         self._close(status, summary)
 
+    # An operation's end always reports both counts, zero included.
+    _no_abandoned_extras: ClassVar[dict[str, object]] = {
+        "abandoned_steps": 0,
+        "abandoned_child_operations": 0,
+    }
+
     def _end_extras(self, abandoned: list[Scope]) -> dict[str, object]:
-        # An operation's end always reports both counts, zero included.
-        return {
-            "abandoned_steps": 0,
-            "abandoned_child_operations": 0,
-            **super()._end_extras(abandoned),
-        }
+        return {**self._no_abandoned_extras, **super()._end_extras(abandoned)}
 
     def _end_for_exit(self, status: str) -> None:
         self.end_operation(status)

@@ -170,6 +170,8 @@ class Scope:
     kind: ClassVar[str] = "scope"
     #: The end event and the names of its duration fields.
     _end_event: ClassVar[str]
+    #: What :meth:`_end_extras` gives when no child was abandoned (copied).
+    _no_abandoned_extras: ClassVar[dict[str, object]] = {}
     _duration_fields: ClassVar[tuple[str, str]]
     #: Put ``job_id``/``correlation_id`` into the context's W3C baggage.
     _carries_job_baggage: ClassVar[bool] = False
@@ -218,8 +220,13 @@ class Scope:
         attributes: dict[str, Any] = {**required, "opslog.kind": self.kind}
         if span_attributes:
             attributes.update(span_attributes)
-        # The thread's context, cleaned of scopes that ended elsewhere.
-        self._outer_context = outer = restore_live_context()
+        # The thread's context, cleaned of scopes that ended elsewhere (the
+        # full walk only when an ended scope is on top: rare).
+        outer = context.get_current()
+        top = outer.get(SCOPE_KEY)
+        if isinstance(top, Scope) and top.ended:
+            outer = restore_live_context()
+        self._outer_context = outer
         refused = parent is not None and parent._closing
         if refused:
             # Started on a scope that has ended: no span may be parented to an
@@ -396,7 +403,9 @@ class Scope:
         with _closing_lock:  # one end wins, whichever thread calls
             already = self._closing
             self._closing = True
-        status_text = _status_text(status)
+        status_text = (
+            status if type(status) is str and status in _OWN_STATUSES else _status_text(status)
+        )
         if already:
             _diagnostics.report(
                 _diagnostics.DOUBLE_END,
@@ -407,7 +416,11 @@ class Scope:
             return False
         dropped = 0
         try:
-            extras = self._end_extras(self._abandon_children())
+            extras = (
+                self._end_extras(self._abandon_children())
+                if self._open_children
+                else dict(self._no_abandoned_extras)
+            )
             seconds = time.perf_counter() - self._started
             ms_key, str_key = self._duration_fields
             # Counted before the end event is added; it may push out one more.
@@ -483,8 +496,14 @@ class Scope:
             span.end()
         finally:
             self.ended = True
-            restore_live_context()
-            self._context = weakref.ref(self._context)  # see "Memory" above
+            own = self._context
+            outer = self._outer_context
+            top = outer.get(SCOPE_KEY)
+            if context.get_current() is own and not (isinstance(top, Scope) and top.ended):
+                context.attach(outer)  # ended in order: what was current before it
+            else:
+                restore_live_context()
+            self._context = weakref.ref(own)  # see "Memory" above
             parent = self.parent
             if parent is None:
                 lifecycle.unregister(self)  # only root operations are registered

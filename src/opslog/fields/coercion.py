@@ -144,7 +144,7 @@ class FieldCoercer:
         """A required field's text (operation, step, job id): never raises,
         the text patterns applied, but no known secret value: a value that
         was once a secret elsewhere must not rewrite a job id."""
-        text = plain_text(value)
+        text = value if type(value) is str else plain_text(value)
         names = self._names
         done = names.get(text)
         if done is None:
@@ -177,8 +177,13 @@ class FieldCoercer:
     def any_text(self, value: object) -> str:
         """``str(value)`` made safe: never raises, redacted, truncated."""
         if type(value) is str:
-            done = self._memo().get(value)
-            return done if done is not None else self.text(value)
+            # The memo read of :meth:`text`, inline: messages repeat, and this
+            # runs for every event.
+            if self._generation == self._known.generation:
+                done = self._texts.get(value)
+                if done is not None:
+                    return done
+            return self.text(value)
         return self.text(plain_text(value))
 
     # -- fields -----------------------------------------------------------

@@ -133,6 +133,10 @@ def phantom_parent_span_id(trace_id: int) -> int:
     return (trace_id & 0xFFFFFFFFFFFFFFFF) or 1
 
 
+#: Span types known to be the SDK's (an ABC's ``isinstance`` costs per step).
+_sdk_span_types: set[type] = set()
+
+
 def start_span(
     name: str,
     parent: Optional[Context],
@@ -176,8 +180,13 @@ def start_span(
     finally:
         if token is not None:
             _pinned_trace_id.reset(token)
-    if type(span) is _SdkSpan:
-        return span  # the SDK's own: always new, valid ids (the check below costs per step)
+    span_type = type(span)
+    if span_type not in _sdk_span_types and issubclass(span_type, _SdkSpan):
+        _sdk_span_types.add(span_type)
+    if span_type in _sdk_span_types:
+        # The SDK's own (its tracer returns the subclass ``_Span``): always
+        # new, valid ids; the check below costs per step.
+        return span
     context = span.get_span_context()
     if not context.is_valid or (
         parent_context is not None and context.span_id == parent_context.span_id
