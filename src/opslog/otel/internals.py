@@ -231,8 +231,9 @@ def events_dropped(span: Span, adding: int = 0) -> int:
     try:
         events = span._events  # type: ignore[attr-defined]
         dropped = events.dropped
-        maxlen = events._dq.maxlen
-        held = len(events)
+        queue = events._dq
+        maxlen = queue.maxlen
+        held = len(queue)  # the deque's own len: no Python-level __len__ per span
         if not (isinstance(dropped, int) and isinstance(maxlen, int)):
             raise TypeError("unexpected event list")
     except Exception as exc:
