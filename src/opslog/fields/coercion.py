@@ -128,7 +128,10 @@ class FieldCoercer:
         done = texts.get(value)
         if done is not None:
             return done
-        if len(value) <= self._max_length and self.redactor.leaves_unchanged(value):
+        redactor = self.redactor
+        if len(value) <= self._max_length and (
+            redactor.leaves_unchanged(value) or redactor.finds_nothing(value)
+        ):
             result = value  # the common case: nothing to redact or cut
         else:
             result = self._bounded(value, self.redactor.redact_text)
@@ -214,13 +217,14 @@ class FieldCoercer:
         Returns a new dict, or ``None``: use :meth:`fields`. When it returns
         a dict, it is what :meth:`fields` would return.
 
-        The string values are checked together: one redaction gate
-        (:meth:`Redactor.leaves_unchanged`) over all of them joined by NUL,
-        which no rule's character or literal contains, so the gate finds
-        something in the joined text exactly when it would in one of them.
-        Only then (or when the joined text is longer than
-        ``max_value_length``) is each one coerced on its own. Values that
-        change on every event (ids, paths) are therefore not remembered.
+        The string values are checked together: the two redaction gates
+        (:meth:`Redactor.leaves_unchanged`, then :meth:`Redactor.finds_nothing`)
+        over all of them joined by NUL, which no rule's character or literal
+        contains, so a gate clears the joined text only when it would clear
+        each of them. Only when neither does (or when the joined text is longer
+        than ``max_value_length``) is each one coerced on its own. Values that
+        change on every event (ids, paths, timestamps, URLs) are therefore
+        not remembered.
         """
         if type(fields) is not dict or len(fields) > self._max_fields:
             return None
@@ -245,7 +249,10 @@ class FieldCoercer:
             return None
         if strings is not None:
             joined = strings[0] if len(strings) == 1 else "\x00".join(strings)
-            if len(joined) > self._max_length or not self.redactor.leaves_unchanged(joined):
+            redactor = self.redactor
+            if len(joined) > self._max_length or not (
+                redactor.leaves_unchanged(joined) or redactor.finds_nothing(joined)
+            ):
                 for key, value in out.items():
                     if type(value) is str:
                         out[key] = self.text(value)

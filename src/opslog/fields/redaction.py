@@ -364,13 +364,15 @@ def _keyword_rules(keywords: str) -> tuple[_KeywordRule, ...]:
     )
 
 
-#: Rules that need no key: (literal that must be present, pattern, on the
-#: lower-cased text?). The group ``w`` (else the whole match) is replaced.
-_FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
+#: Rules that need no key: (literals that must all be present, the rarest
+#: first, pattern, on the lower-cased text?). The group ``w`` (else the whole
+#: match) is replaced. The first literal is what the quick search for "could
+#: any rule run here?" looks for (:meth:`Redactor.finds_nothing`).
+_FIXED_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], bool], ...] = (
     # Private key blocks (PEM, PKCS#8, OpenSSH, PGP) to their END line or the
     # end of the text: a cut block is still a secret.
     (
-        "-----BEGIN",
+        ("-----BEGIN",),
         re.compile(
             r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
             r"(?:.*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
@@ -380,28 +382,28 @@ _FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ),
     # PuTTY key files: the private lines up to the MAC.
     (
-        "private-lines:",
+        ("private-lines:",),
         re.compile(r"private-lines:(?P<w>.*?private-mac:[^\n]*|.*\Z)", re.DOTALL),
         True,
     ),
     # Credentials in URLs: all of the user information, up to the last "@"
     # of the authority (a password may hold "@"; a token may be the user).
-    ("://", re.compile(r"://(?P<w>[^\s/?#\"'<>]{1,1024})@"), False),
+    (("@", "://"), re.compile(r"://(?P<w>[^\s/?#\"'<>]{1,1024})@"), False),
     # ...and a password holding "/", "?" or "#" (not allowed unencoded, but
     # written): after "user:", up to the last "@" before a blank or the next
     # "://" (so no two anchors read the same characters).
     (
-        "://",
+        ("@", "://"),
         re.compile(r"://[^\s/?#@:\"'<>]{0,256}:(?P<w>(?:[^\s\"'<>:]|:(?!//)){1,1024})@"),
         False,
     ),
     # Authorization schemes on their own: "Bearer abc...".
-    ("bearer", re.compile(r"bearer[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
-    ("basic", re.compile(r"basic[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
+    (("bearer",), re.compile(r"bearer[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
+    (("basic",), re.compile(r"basic[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
     # JWTs, also glued to up to 64 other characters: three base64url
     # segments from "eyJ" (base64 of '{"').
     (
-        "eyJ",
+        ("eyJ",),
         re.compile(
             r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{0,64}?(?P<w>eyJ"
             + _atomic(r"[A-Za-z0-9_\-]{2,1024}", "h")
@@ -412,9 +414,9 @@ _FIXED_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         False,
     ),
     # AWS access key ids and Google API keys.
-    ("AKIA", re.compile(r"(?<![A-Z0-9])AKIA[0-9A-Z]{16}(?![A-Z0-9])"), False),
-    ("ASIA", re.compile(r"(?<![A-Z0-9])ASIA[0-9A-Z]{16}(?![A-Z0-9])"), False),
-    ("AIza", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), False),
+    (("AKIA",), re.compile(r"(?<![A-Z0-9])AKIA[0-9A-Z]{16}(?![A-Z0-9])"), False),
+    (("ASIA",), re.compile(r"(?<![A-Z0-9])ASIA[0-9A-Z]{16}(?![A-Z0-9])"), False),
+    (("AIza",), re.compile(r"AIza[0-9A-Za-z_\-]{35}"), False),
 )
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -550,6 +552,12 @@ class Redactor:
             (literal, "|".join(dict.fromkeys(patterns))) for literal, patterns in keywords.items()
         )
         self._rules_for: dict[tuple[str, ...], tuple[_KeywordRule, ...]] = {}
+        # Every keyword's literal and every fixed rule's first literal, in one
+        # search of the lower-cased text: where none occurs, no text rule can
+        # run (an alternation of literals: linear in the text).
+        quick = {literal for literal, _ in self._keywords}
+        quick.update(literals[0].lower() for literals, _, _ in _FIXED_RULES)
+        self._rule_literal = _any_of(quick)
         # Field names repeat endlessly: remember the answers. Dict reads and
         # writes are atomic; a full cache is simply dropped.
         self._key_cache: dict[str, bool] = {}
@@ -616,6 +624,26 @@ class Redactor:
             and "AIza" not in text
         )
 
+    def finds_nothing(self, text: str) -> bool:
+        """True when :meth:`redact_text` would return ``text`` as it is: the
+        second gate, for a text :meth:`leaves_unchanged` could not clear (a
+        timestamp's ``:``, a message's blanks, a URL). False means "look
+        closer", as there.
+
+        ASCII, no extra pattern, no known secret value, and no text rule
+        would run: none of the keywords occurs, nor all the literals of a
+        fixed rule. It never clears a text redaction would change, by
+        construction: it asks the question :meth:`_rule_spans` asks before
+        running any rule. Costs one literal search of the lower-cased text
+        when none occurs.
+        """
+        return (
+            text.isascii()
+            and not self.extra_patterns
+            and self.known._state[0] is None
+            and not self._rules_to_run(text, _lower(text))
+        )
+
     def _plain(self, text: str, with_known: bool) -> bool:
         return (
             text.isascii()
@@ -658,16 +686,26 @@ class Redactor:
 
     def _rule_spans(self, text: str, spans: list[_Span]) -> None:
         """Add the spans the text rules find in ``text``."""
-        lower = _lower(text)
+        for pattern, subject, strength in self._rules_to_run(text, _lower(text)):
+            _spans_of(pattern, subject, strength, spans)
+
+    def _rules_to_run(self, text: str, lower: str) -> list[tuple[re.Pattern[str], str, int]]:
+        """The rules that could match in ``text`` (``lower`` is its ASCII
+        lower case), each with the text it reads and its strength: those
+        whose keyword and needed characters, or whose literals, all occur."""
+        if self._rule_literal.search(lower) is None:
+            return []  # the common case for a text with blanks or separators
+        rules: list[tuple[re.Pattern[str], str, int]] = []
         present = tuple(pattern for literal, pattern in self._keywords if literal in lower)
         if present:
             for pattern, strength, needs in self._keyword_rules(present):
                 if all(any(c in lower for c in group) for group in needs):
-                    _spans_of(pattern, lower, strength, spans)
-        for literal, pattern, on_lower in _FIXED_RULES:
+                    rules.append((pattern, lower, strength))
+        for literals, pattern, on_lower in _FIXED_RULES:
             subject = lower if on_lower else text
-            if literal in subject:
-                _spans_of(pattern, subject, _FIXED, spans)
+            if all(literal in subject for literal in literals):
+                rules.append((pattern, subject, _FIXED))
+        return rules
 
     def _keyword_rules(self, present: tuple[str, ...]) -> tuple[_KeywordRule, ...]:
         rules = self._rules_for.get(present)
@@ -677,6 +715,29 @@ class Redactor:
                 self._rules_for = {}
             self._rules_for[present] = rules
         return rules
+
+
+def _any_of(literals: Iterable[str]) -> re.Pattern[str]:
+    """A pattern that finds whether any of ``literals`` occurs: an
+    alternation shaped as a tree of their shared prefixes (the regex engine
+    then tries one branch per character, not every literal: ~40% faster on
+    everyday text), without the literals another one starts (a search only
+    needs the shorter). Literals only: linear in the text."""
+    words = sorted(set(literals))
+    if "" in words:
+        return re.compile("")  # an empty literal occurs everywhere
+    kept = [w for w in words if not any(w != o and w.startswith(o) for o in words)]
+
+    def branch(suffixes: list[str]) -> str:
+        if suffixes == [""]:
+            return ""  # a word ends here (prefix-free: no other goes on)
+        by_first: dict[str, list[str]] = {}
+        for suffix in suffixes:
+            by_first.setdefault(suffix[0], []).append(suffix[1:])
+        alternatives = [re.escape(c) + branch(rest) for c, rest in sorted(by_first.items())]
+        return alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+
+    return re.compile(branch(kept) if kept else "(?!)")
 
 
 def _text_words(fragment: str) -> list[str]:
