@@ -10,7 +10,7 @@ import uuid
 from collections import OrderedDict, deque
 from types import MappingProxyType
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import opslog
@@ -227,17 +227,32 @@ def test_untrusted_names_are_coerced(captured: Capture) -> None:
 _VALUE_TEXT = st.text(
     alphabet="=:-_./@ abeyJAKISz0189\t\x00\u00e9\u2028", max_size=40
 ) | st.sampled_from(["eyJhbGciOi.eyJzdWIi.c2ln", "AKIAABCDEFGHIJKLMNOP", "a-----b", "x" * 5000])
-_PLAIN_DICTS = st.dictionaries(
-    st.sampled_from(["vm_id", "path", "password", "step", "event", "x", "api_key", "n"]),
+_SCALARS = (
     _VALUE_TEXT
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False)
-    | st.booleans(),
+    | st.booleans()
+)
+_LIST_TEXT = _VALUE_TEXT | st.sampled_from(["--password", "-p", "hunter2", "--token=x"])
+_SEQUENCES = st.one_of(
+    st.lists(_LIST_TEXT, max_size=5),
+    st.lists(st.integers(min_value=-(2**70), max_value=2**70), max_size=5),
+    st.lists(st.floats(allow_nan=False), max_size=5),
+    st.lists(st.booleans(), max_size=5),
+    st.lists(_SCALARS, max_size=5),  # mixed types: the full rule makes JSON of them
+    st.lists(st.lists(st.integers(), max_size=2), max_size=2),
+).flatmap(lambda items: st.sampled_from([items, tuple(items)]))
+_PLAIN_DICTS = st.dictionaries(
+    st.sampled_from(["vm_id", "path", "password", "step", "event", "x", "api_key", "n"]),
+    _SCALARS | _SEQUENCES,
     max_size=6,
 )
 
 
 @given(_PLAIN_DICTS)
+@example({"x": ["mysql", "--password", "hunter2"]})  # a command line: its secret redacted
+@example({"n": (1, 2**64)})  # beyond 64 bits: the full rule makes JSON text of it
+@example({"x": ["a" * 40, "b" * 40]})  # within max_value_length each, not together
 @settings(max_examples=1500, deadline=None)
 def test_the_fast_path_for_plain_dicts_gives_what_the_full_rule_gives(
     fields: dict[str, object],
@@ -247,7 +262,9 @@ def test_the_fast_path_for_plain_dicts_gives_what_the_full_rule_gives(
     redacted and long values cut the same way."""
     # Its own (empty) store of known secret values: with one remembered, the
     # gate always says "look closer" and the fast path would not be tested.
-    coercer = FieldCoercer(Redactor(known=KnownSecrets()), FieldLimits(max_value_length=64))
+    coercer = FieldCoercer(
+        Redactor(known=KnownSecrets()), FieldLimits(max_value_length=64, max_items=4)
+    )
     fast = coercer.plain_fields(fields)
     out: dict[str, object] = {}
     coercer._mapping("", fields, out, _Budget(64), 0, set())  # the full rule

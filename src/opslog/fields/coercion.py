@@ -212,7 +212,10 @@ class FieldCoercer:
 
     def plain_fields(self, fields: object) -> Optional[Attributes]:
         """The common case, fast: a ``dict`` within ``max_fields`` of plain keys
-        (identifiers, not sensitive, not reserved) and scalar values.
+        (identifiers, not sensitive, not reserved) and scalar values, or lists
+        and tuples of one scalar type within ``max_items`` (kept as tuples;
+        texts that could be a command line's flags, ``-...``, take the full
+        rule).
 
         Returns a new dict, or ``None``: use :meth:`fields`. When it returns
         a dict, it is what :meth:`fields` would return.
@@ -233,7 +236,8 @@ class FieldCoercer:
             if not out.keys() <= self._plain_names and not all(map(self._learn_key, out)):
                 return None
             strings: Optional[list[str]] = None
-            for value in out.values():
+            listed_texts = False
+            for key, value in out.items():
                 kind = type(value)
                 if kind is str:
                     if strings is None:
@@ -243,6 +247,17 @@ class FieldCoercer:
                 elif kind is int:
                     if not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
                         return None
+                elif kind is list or kind is tuple:
+                    items = self._plain_sequence(value)  # type: ignore[arg-type]
+                    if items is None:
+                        return None
+                    out[key] = items  # (the same key: the dict's size is unchanged)
+                    if items and type(items[0]) is str:
+                        listed_texts = True
+                        if strings is None:
+                            strings = list(items)
+                        else:
+                            strings.extend(items)
                 elif kind is not float and kind is not bool:
                     return None
         except Exception:  # a hostile key: the full rule
@@ -253,10 +268,38 @@ class FieldCoercer:
             if len(joined) > self._max_length or not (
                 redactor.leaves_unchanged(joined) or redactor.finds_nothing(joined)
             ):
+                if listed_texts:
+                    return None  # texts in a list: the full rule, item by item
                 for key, value in out.items():
                     if type(value) is str:
                         out[key] = self.text(value)
         return out
+
+    def _plain_sequence(self, value: list[Any] | tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
+        """``value`` as the tuple the full rule makes of it, if that is
+        simply its items: within ``max_items``, all of one scalar type,
+        integers within 64 bits, no text starting with ``-`` (which the
+        full rule reads as a command line's flag). Else ``None``."""
+        if len(value) > self.limits.max_items:
+            return None
+        if not value:
+            return ()
+        kind = type(value[0])
+        if kind is str:
+            for item in value:
+                if type(item) is not str or item.startswith("-"):
+                    return None
+        elif kind is int:
+            for item in value:
+                if type(item) is not int or not _INT64_MIN <= item <= _INT64_MAX:
+                    return None
+        elif kind is float or kind is bool:
+            for item in value:
+                if type(item) is not kind:
+                    return None
+        else:
+            return None
+        return tuple(value)
 
     def _learn_key(self, key: object) -> bool:
         """Remember whether ``key`` is a plain field name: an identifier that is
