@@ -172,11 +172,11 @@ def span_event_adder(span: Span) -> SpanEventAdder:
         limits = span._limits  # type: ignore[attr-defined]
         max_length = limits.max_attribute_length
         max_attributes = limits.max_event_attributes
-        if not all(
-            limit is None or (type(limit) is int and limit >= 0)
-            for limit in (max_length, max_attributes)
+        if not (
+            (max_length is None or (type(max_length) is int and max_length >= 0))
+            and (max_attributes is None or (type(max_attributes) is int and max_attributes >= 0))
         ):
-            return public
+            return public  # (written out: a generator here cost ~0.5 µs per span)
     except Exception as exc:
         _fell_back("_add_event", exc)
         return public
