@@ -6,7 +6,8 @@
 The workload is one operation with 10 steps; each step is start, ``info``
 with 5 caller fields, ``success`` with 5 caller fields, end; then the
 operation ends: 42 events per operation, each with the 5 required fields.
-The string field values change on every event, in every implementation.
+The field values change on every event, in every implementation: an id, a
+URL, a timestamp, a list of texts and a number (see ``fields``).
 
 Implementations (same SDK providers and batch settings for all):
 
@@ -90,16 +91,18 @@ _serial = itertools.count()
 
 
 def fields() -> dict[str, Any]:
-    """Five fields whose string values change on every event, as real ids and
-    paths do (so no cache of coerced texts can hide the work); the same call
-    for every implementation."""
+    """Five fields whose values change on every event, as real ones do (so no
+    cache of coerced texts can hide the work), the same call for every
+    implementation: an id, a URL with a port and an ISO timestamp (texts with
+    ``:`` and ``/``, which the cheapest redaction gate cannot clear), a list
+    of texts (as the seed's ``drivers_installed``) and a number."""
     n = next(_serial)
     return {
         "vm_id": f"4205a841-0265-f4bd-39a6-{n:012d}",
+        "endpoint": f"https://esx-{n % 40}.dc1.example.com:443/sdk/vm-{n}",
+        "started_at": f"2026-11-29T14:{n // 60 % 60:02d}:{n % 60:02d}.{n % 1000:03d}Z",
+        "drivers": ["viostor", "netkvm", f"vioscsi-{n % 7}"],
         "volume_size_gb": n % 512,
-        "device_path": f"/dev/vd{n % 26}-{n}",
-        "retry_possible": bool(n & 1),
-        "throughput_mbps": n / 7.0,
     }
 
 
