@@ -105,8 +105,9 @@ counter = iter(range(10**9))
 
 def fields():
     n = next(counter)
-    return {"vm_id": f"vm-{n}", "host": f"kvm-{n % 97}", "path": f"/dev/vd{n}",
-            "size_gb": n % 500, "attempt": f"a{n}"}
+    return {"vm_id": f"vm-{n}", "url": f"https://kvm-{n % 97}.example.com:8443/v1/{n}",
+            "at": f"2026-11-29T14:{n // 60 % 60:02d}:{n % 60:02d}Z",
+            "disks": ["vda", f"vd{n % 26}"], "size_gb": n % 500}
 
 if impl == "opslog":
     import opslog
