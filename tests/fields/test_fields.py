@@ -242,17 +242,22 @@ _SEQUENCES = st.one_of(
     st.lists(_SCALARS, max_size=5),  # mixed types: the full rule makes JSON of them
     st.lists(st.lists(st.integers(), max_size=2), max_size=2),
 ).flatmap(lambda items: st.sampled_from([items, tuple(items)]))
-_PLAIN_DICTS = st.dictionaries(
-    st.sampled_from(["vm_id", "path", "password", "step", "event", "x", "api_key", "n"]),
-    _SCALARS | _SEQUENCES,
-    max_size=6,
+_KEYS = st.sampled_from(["vm_id", "path", "password", "step", "event", "x", "api_key", "n"])
+_NESTED = st.dictionaries(
+    _KEYS | st.sampled_from(["host", "a.b", "", "ok key"]),
+    _SCALARS | _SEQUENCES | st.dictionaries(_KEYS, _SCALARS, max_size=2),
+    max_size=4,
 )
+_PLAIN_DICTS = st.dictionaries(_KEYS, _SCALARS | _SEQUENCES | _NESTED, max_size=6)
 
 
 @given(_PLAIN_DICTS)
 @example({"x": ["mysql", "--password", "hunter2"]})  # a command line: its secret redacted
 @example({"n": (1, 2**64)})  # beyond 64 bits: the full rule makes JSON text of it
 @example({"x": ["a" * 40, "b" * 40]})  # within max_value_length each, not together
+@example({"vm": {"host": "h", "password": "hunter2"}})  # a sensitive nested key
+@example({"vm": {}, "n": 1})  # an empty nested dict: the full rule writes "{}"
+@example({f"k{i}": {"a": 1, "b": 2} for i in range(3)})  # more than max_fields once flat
 @settings(max_examples=1500, deadline=None)
 def test_the_fast_path_for_plain_dicts_gives_what_the_full_rule_gives(
     fields: dict[str, object],
@@ -263,11 +268,12 @@ def test_the_fast_path_for_plain_dicts_gives_what_the_full_rule_gives(
     # Its own (empty) store of known secret values: with one remembered, the
     # gate always says "look closer" and the fast path would not be tested.
     coercer = FieldCoercer(
-        Redactor(known=KnownSecrets()), FieldLimits(max_value_length=64, max_items=4)
+        Redactor(known=KnownSecrets()),
+        FieldLimits(max_value_length=64, max_items=4, max_fields=5),
     )
     fast = coercer.plain_fields(fields)
     out: dict[str, object] = {}
-    coercer._mapping("", fields, out, _Budget(64), 0, set())  # the full rule
+    coercer._mapping("", fields, out, _Budget(5), 0, set())  # the full rule
     if fast is not None:
         assert fast == out
         assert fast is not fields

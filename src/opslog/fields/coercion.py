@@ -212,10 +212,11 @@ class FieldCoercer:
 
     def plain_fields(self, fields: object) -> Optional[Attributes]:
         """The common case, fast: a ``dict`` within ``max_fields`` of plain keys
-        (identifiers, not sensitive, not reserved) and scalar values, or lists
+        (identifiers, not sensitive, not reserved) and scalar values, lists
         and tuples of one scalar type within ``max_items`` (kept as tuples;
         texts that could be a command line's flags, ``-...``, take the full
-        rule).
+        rule), or dicts of those one level deep (flattened to ``key.name``),
+        within ``max_fields`` once flattened.
 
         Returns a new dict, or ``None``: use :meth:`fields`. When it returns
         a dict, it is what :meth:`fields` would return.
@@ -232,37 +233,54 @@ class FieldCoercer:
         if type(fields) is not dict or len(fields) > self._max_fields:
             return None
         try:
-            out: Attributes = fields.copy()  # one C-level copy: ours from here on
+            # One C-level copy, ours from here on; its values are the caller's
+            # until checked.
+            out: dict[str, Any] = fields.copy()
             if not out.keys() <= self._plain_names and not all(map(self._learn_key, out)):
                 return None
-            strings: Optional[list[str]] = None
+            strings: list[str] = []  # every text, lists' and nested dicts' too
             listed_texts = False
+            nested: Optional[dict[str, Attributes]] = None
             for key, value in out.items():
                 kind = type(value)
                 if kind is str:
-                    if strings is None:
-                        strings = [value]  # type: ignore[list-item]
-                    else:
-                        strings.append(value)  # type: ignore[arg-type]
+                    strings.append(value)
                 elif kind is int:
-                    if not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+                    if not _INT64_MIN <= value <= _INT64_MAX:
                         return None
                 elif kind is list or kind is tuple:
-                    items = self._plain_sequence(value)  # type: ignore[arg-type]
+                    items = self._plain_sequence(value)
                     if items is None:
                         return None
                     out[key] = items  # (the same key: the dict's size is unchanged)
                     if items and type(items[0]) is str:
+                        strings.extend(items)
                         listed_texts = True
-                        if strings is None:
-                            strings = list(items)
-                        else:
-                            strings.extend(items)
+                elif kind is dict:
+                    # One level of nesting, flattened as the full rule does:
+                    # "vm": {"host": h} becomes "vm.host".
+                    flat = self._plain_nested(key, value)
+                    if flat is None:
+                        return None
+                    if nested is None:
+                        nested = {}
+                    nested[key] = flat
+                    for item in flat.values():
+                        if type(item) is str:
+                            strings.append(item)
+                        elif type(item) is tuple and item and type(item[0]) is str:
+                            strings.extend(item)
+                            listed_texts = True
                 elif kind is not float and kind is not bool:
                     return None
         except Exception:  # a hostile key: the full rule
             return None
-        if strings is not None:
+        if nested is not None:
+            flattened = self._flattened(out, nested)
+            if flattened is None:
+                return None
+            out = flattened
+        if strings:
             joined = strings[0] if len(strings) == 1 else "\x00".join(strings)
             redactor = self.redactor
             if len(joined) > self._max_length or not (
@@ -274,6 +292,47 @@ class FieldCoercer:
                     if type(value) is str:
                         out[key] = self.text(value)
         return out
+
+    def _plain_nested(self, key: str, value: dict[Any, Any]) -> Optional[Attributes]:
+        """The items of a nested dict as the full rule flattens them
+        (``key.name``), if they are plain: a non-empty dict of plain names
+        with scalar values or plain lists. Else ``None``."""
+        if not value:
+            return None  # the full rule writes "{}"
+        flat: Attributes = {}
+        for name, item in value.items():
+            if name not in self._plain_names and not self._learn_key(name):
+                return None
+            kind = type(item)
+            if kind is str or kind is float or kind is bool:
+                pass
+            elif kind is int:
+                if not _INT64_MIN <= item <= _INT64_MAX:
+                    return None
+            elif kind is list or kind is tuple:
+                item = self._plain_sequence(item)
+                if item is None:
+                    return None
+            else:
+                return None
+            flat[key + "." + name] = item
+        return flat
+
+    def _flattened(
+        self, out: dict[str, Any], nested: dict[str, Attributes]
+    ) -> Optional[dict[str, Any]]:
+        """``out`` with each nested dict replaced, in place and in order, by its
+        flattened items; ``None`` if that is more than ``max_fields``."""
+        if len(out) - len(nested) + sum(map(len, nested.values())) > self._max_fields:
+            return None  # the full rule decides what to leave out
+        flat: dict[str, Any] = {}
+        for key, value in out.items():
+            items = nested.get(key)
+            if items is None:
+                flat[key] = value
+            else:
+                flat.update(items)
+        return flat
 
     def _plain_sequence(self, value: list[Any] | tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
         """``value`` as the tuple the full rule makes of it, if that is
