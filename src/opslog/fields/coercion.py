@@ -245,17 +245,11 @@ class FieldCoercer:
                 kind = type(value)
                 if kind is str:
                     strings.append(value)
-                elif kind is int:
+                elif kind is int:  # (inline, not _plain_item: a call per value costs)
                     if not _INT64_MIN <= value <= _INT64_MAX:
                         return None
-                elif kind is list or kind is tuple:
-                    items = self._plain_sequence(value)
-                    if items is None:
-                        return None
-                    out[key] = items  # (the same key: the dict's size is unchanged)
-                    if items and type(items[0]) is str:
-                        strings.extend(items)
-                        listed_texts = True
+                elif kind is float or kind is bool:
+                    pass
                 elif kind is dict:
                     # One level of nesting, flattened as the full rule does:
                     # "vm": {"host": h} becomes "vm.host".
@@ -271,8 +265,15 @@ class FieldCoercer:
                         elif type(item) is tuple and item and type(item[0]) is str:
                             strings.extend(item)
                             listed_texts = True
-                elif kind is not float and kind is not bool:
-                    return None
+                else:
+                    plain = self._plain_item(value)
+                    if plain is None:
+                        return None
+                    if plain is not value:
+                        out[key] = plain  # a list as a tuple (same key: same size)
+                    if isinstance(plain, tuple) and plain and isinstance(plain[0], str):
+                        strings.extend(plain)
+                        listed_texts = True
         except Exception:  # a hostile key: the full rule
             return None
         if nested is not None:
@@ -303,20 +304,24 @@ class FieldCoercer:
         for name, item in value.items():
             if name not in self._plain_names and not self._learn_key(name):
                 return None
-            kind = type(item)
-            if kind is str or kind is float or kind is bool:
-                pass
-            elif kind is int:
-                if not _INT64_MIN <= item <= _INT64_MAX:
-                    return None
-            elif kind is list or kind is tuple:
-                item = self._plain_sequence(item)
-                if item is None:
-                    return None
-            else:
+            plain = self._plain_item(item)
+            if plain is None:
                 return None
-            flat[key + "." + name] = item
+            flat[key + "." + name] = plain
         return flat
+
+    def _plain_item(self, value: object) -> Optional[AttributeValue]:
+        """``value`` as the full rule stores it, if that is simply the value
+        (a text, a number within 64 bits, a boolean) or its items as a tuple
+        (see :meth:`_plain_sequence`). Else ``None``."""
+        kind = type(value)
+        if kind is str or kind is float or kind is bool:
+            return value  # type: ignore[return-value]
+        if kind is int:
+            return value if _INT64_MIN <= value <= _INT64_MAX else None  # type: ignore[operator,return-value]
+        if kind is list or kind is tuple:
+            return self._plain_sequence(value)  # type: ignore[arg-type]
+        return None
 
     def _flattened(
         self, out: dict[str, Any], nested: dict[str, Attributes]
