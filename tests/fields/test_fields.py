@@ -257,6 +257,7 @@ _PLAIN_DICTS = st.dictionaries(_KEYS, _SCALARS | _SEQUENCES | _NESTED, max_size=
 @example({"x": ["a" * 40, "b" * 40]})  # within max_value_length each, not together
 @example({"vm": {"host": "h", "password": "hunter2"}})  # a sensitive nested key
 @example({"vm": {}, "n": 1})  # an empty nested dict: the full rule writes "{}"
+@example({"vm": {"n": 2**64}})  # a nested number beyond 64 bits: text
 @example({f"k{i}": {"a": 1, "b": 2} for i in range(3)})  # more than max_fields once flat
 @settings(max_examples=1500, deadline=None)
 def test_the_fast_path_for_plain_dicts_gives_what_the_full_rule_gives(
