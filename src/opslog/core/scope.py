@@ -170,9 +170,9 @@ class Scope:
     kind: ClassVar[str] = "scope"
     #: The end event and the names of its duration fields.
     _end_event: ClassVar[str]
+    _duration_fields: ClassVar[tuple[str, str]]
     #: What :meth:`_end_extras` gives when no child was abandoned (copied).
     _no_abandoned_extras: ClassVar[dict[str, object]] = {}
-    _duration_fields: ClassVar[tuple[str, str]]
     #: Put ``job_id``/``correlation_id`` into the context's W3C baggage.
     _carries_job_baggage: ClassVar[bool] = False
 
