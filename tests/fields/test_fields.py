@@ -243,12 +243,27 @@ _SEQUENCES = st.one_of(
     st.lists(st.lists(st.integers(), max_size=2), max_size=2),
 ).flatmap(lambda items: st.sampled_from([items, tuple(items)]))
 _KEYS = st.sampled_from(["vm_id", "path", "password", "step", "event", "x", "api_key", "n"])
+#: Names that are not identifiers: kept as text by the full rule (redacted, cut).
+_TEXT_KEYS = st.sampled_from(
+    [
+        "vm-id",
+        "vm.host",
+        "app.kubernetes.io/name",
+        "pass-word",
+        "a b",
+        "k=v",
+        "x:y",
+        "é-n",
+        "k" * 70,
+        "url https://u:hunter2@h",
+    ]
+)
 _NESTED = st.dictionaries(
     _KEYS | st.sampled_from(["host", "a.b", "", "ok key"]),
     _SCALARS | _SEQUENCES | st.dictionaries(_KEYS, _SCALARS, max_size=2),
     max_size=4,
 )
-_PLAIN_DICTS = st.dictionaries(_KEYS, _SCALARS | _SEQUENCES | _NESTED, max_size=6)
+_PLAIN_DICTS = st.dictionaries(_KEYS | _TEXT_KEYS, _SCALARS | _SEQUENCES | _NESTED, max_size=6)
 
 
 @given(_PLAIN_DICTS)
@@ -258,6 +273,10 @@ _PLAIN_DICTS = st.dictionaries(_KEYS, _SCALARS | _SEQUENCES | _NESTED, max_size=
 @example({"vm": {"host": "h", "password": "hunter2"}})  # a sensitive nested key
 @example({"vm": {}, "n": 1})  # an empty nested dict: the full rule writes "{}"
 @example({"vm": {"n": 2**64}})  # a nested number beyond 64 bits: text
+@example({"vm.host": "a", "vm": {"host": "b"}})  # the same name twice once flat: numbered
+@example({"pass-word": "hunter2"})  # a sensitive name that is not an identifier
+@example({"k" * 70: 1})  # a name over max_value_length: cut like a value
+@example({"url https://u:hunter2@h": 1})  # a secret in a name: redacted
 @example({f"k{i}": {"a": 1, "b": 2} for i in range(3)})  # more than max_fields once flat
 @settings(max_examples=1500, deadline=None)
 def test_the_fast_path_for_plain_dicts_gives_what_the_full_rule_gives(

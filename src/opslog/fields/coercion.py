@@ -216,7 +216,9 @@ class FieldCoercer:
         and tuples of one scalar type within ``max_items`` (kept as tuples;
         texts that could be a command line's flags, ``-...``, take the full
         rule), or dicts of those one level deep (flattened to ``key.name``),
-        within ``max_fields`` once flattened.
+        within ``max_fields`` once flattened. A name that is not an
+        identifier (``vm-id``) is a text to the full rule: it is checked with
+        the values.
 
         Returns a new dict, or ``None``: use :meth:`fields`. When it returns
         a dict, it is what :meth:`fields` would return.
@@ -236,10 +238,19 @@ class FieldCoercer:
             # One C-level copy, ours from here on; its values are the caller's
             # until checked.
             out: dict[str, Any] = fields.copy()
-            if not out.keys() <= self._plain_names and not all(map(self._learn_key, out)):
-                return None
             strings: list[str] = []  # every text, lists' and nested dicts' too
             listed_texts = False
+            # Names that are not identifiers ("vm-id", "k8s.io/name") are texts
+            # to the full rule: they join the gates, and when those do not
+            # clear everything the full rule decides.
+            named_texts = False
+            if not out.keys() <= self._plain_names:
+                for key in out:
+                    if not self._learn_key(key):
+                        if not self._text_name(key):
+                            return None
+                        strings.append(key)
+                        named_texts = True
             nested: Optional[dict[str, Attributes]] = None
             for key, value in out.items():
                 kind = type(value)
@@ -277,6 +288,8 @@ class FieldCoercer:
         except Exception:  # a hostile key: the full rule
             return None
         if nested is not None:
+            if named_texts:
+                return None  # "vm.host" and {"vm": {"host": ...}}: the full rule numbers them
             flattened = self._flattened(out, nested)
             if flattened is None:
                 return None
@@ -287,8 +300,8 @@ class FieldCoercer:
             if len(joined) > self._max_length or not (
                 redactor.leaves_unchanged(joined) or redactor.finds_nothing(joined)
             ):
-                if listed_texts:
-                    return None  # texts in a list: the full rule, item by item
+                if listed_texts or named_texts:
+                    return None  # texts in a list or in names: the full rule
                 for key, value in out.items():
                     if type(value) is str:
                         out[key] = self.text(value)
@@ -385,6 +398,20 @@ class FieldCoercer:
         if plain:
             self._plain_names.add(key)  # type: ignore[arg-type]
         return plain
+
+    def _text_name(self, key: object) -> bool:
+        """Whether ``key`` is a field name the full rule keeps as text, which
+        the fast path may keep as it is if the redaction gates clear it (and
+        it is within ``max_value_length``, checked with the values): a
+        ``str`` within the name length limit that is not an identifier,
+        neither sensitive nor reserved."""
+        return (
+            type(key) is str
+            and 0 < len(key) <= _KEY_LIMIT
+            and not key.isidentifier()
+            and key not in RESERVED_FIELDS
+            and not self.redactor.is_sensitive_key(key)
+        )
 
     def _mapping(
         self,
