@@ -228,9 +228,10 @@ class FieldCoercer:
         over all of them joined by NUL, which no rule's character or literal
         contains, so a gate clears the joined text only when it would clear
         each of them. Only when neither does (or when the joined text is longer
-        than ``max_value_length``) is each one coerced on its own. Values that
-        change on every event (ids, paths, timestamps, URLs) are therefore
-        not remembered.
+        than ``max_value_length``) is each one coerced on its own, or, for
+        texts in lists or names, the full rule used. Values that change on
+        every event (ids, paths, timestamps, URLs) are therefore not
+        remembered.
         """
         if type(fields) is not dict or len(fields) > self._max_fields:
             return None
