@@ -220,13 +220,8 @@ class Scope:
         attributes: dict[str, Any] = {**required, "opslog.kind": self.kind}
         if span_attributes:
             attributes.update(span_attributes)
-        # The thread's context, cleaned of scopes that ended elsewhere (the
-        # full walk only when an ended scope is on top: rare).
-        outer = context.get_current()
-        top = outer.get(SCOPE_KEY)
-        if isinstance(top, Scope) and top.ended:
-            outer = restore_live_context()
-        self._outer_context = outer
+        # The thread's context, cleaned of scopes that ended elsewhere.
+        self._outer_context = outer = restore_live_context()
         refused = parent is not None and parent._closing
         if refused:
             # Started on a scope that has ended: no span may be parented to an
