@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -324,3 +325,26 @@ def test_opentelemetry_logging_instrumentation_puts_its_ids_on_opslog_records(
     assert record.otelSpanID == step.span_id  # type: ignore[attr-defined]
     assert record.otelTraceID == op.correlation_id  # type: ignore[attr-defined]
     assert not any(hasattr(r, "otelSpanID") for r in _events_through_the_channel(captured))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_childs_records_carry_the_childs_process_id(logger: logging.Logger) -> None:
+    maker = RecordMaker(logger, "(opslog)")
+    both(maker, logger)  # the parent's template (its process id read)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            ours, theirs = both(maker, logger)
+            same = untimed(ours) == untimed(theirs) and ours.process == os.getpid()
+            os.write(write, b"same" if same else repr((ours.process, os.getpid())).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        said = pipe.read()
+    os.waitpid(child, 0)
+    assert said == b"same"
+    ours, theirs = both(maker, logger)
+    assert ours.process == os.getpid() != child
+    assert untimed(ours) == untimed(theirs)
