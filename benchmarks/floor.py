@@ -55,6 +55,7 @@ from typing import Any, Optional
 import bench
 from opentelemetry import context, trace
 from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -301,7 +302,7 @@ def check_same_output() -> None:
         bench._serial = iter(range(10**9))  # the same values on both sides
         if make == "opslog":
             case = bench.with_opslog(
-                bench.Pipeline(provider, bench.pipeline(False).logger_provider),
+                bench.Pipeline(provider, LoggerProvider()),
                 ready_events=False,  # the public add_event path, as measured
                 span_events=True,
                 log_records=False,
