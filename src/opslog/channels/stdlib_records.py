@@ -19,7 +19,7 @@ call, plus what changes per record, set by the stdlib's own rules
   ``logging.logProcesses``) and, on Python 3.12+, ``taskName`` (when
   ``logging.logAsyncioTasks``; the current asyncio task's name). The flags
   are read per record, as ``LogRecord`` reads them. The process id is read
-  once, and again in a child after ``os.fork()``.
+  once, and again in a forked child (see ``_pid``).
 
 The template is used only where it gives exactly what ``makeRecord``
 would, and ``makeRecord`` is called otherwise:
@@ -88,10 +88,12 @@ def _read_pid() -> Optional[int]:
     return _getpid() if _getpid is not None else None
 
 
-#: This process's id, what ``os.getpid()`` gives: read once, and again in the
-#: child after ``os.fork()`` (the only way a Python process changes its id).
-#: ``LogRecord.__init__`` makes a system call for it on every record, which
-#: measured ~0.9 µs per record inside the benchmark workload here.
+#: This process's id, what ``os.getpid()`` gives: read once, and again in a
+#: forked child (``os.register_at_fork``: ``os.fork``, ``os.forkpty``,
+#: multiprocessing's fork). ``LogRecord.__init__`` makes a system call for it
+#: on every record, which measured ~0.9 µs per record inside the benchmark
+#: workload here. A child forked by C code that bypasses those hooks and then
+#: goes on running Python would show its parent's id.
 _pid = _read_pid()
 
 
