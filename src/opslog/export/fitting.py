@@ -78,9 +78,10 @@ def span_within(span: Any, size: int, limit: int, measure: Measure[Any]) -> Any:
         return span
     events = list(span.events)
     attributes = dict(span.attributes or {})
-    own_size = sum(_value_size(value) for value in _cuttable(attributes).values())
+    sizes = _cuttable_sizes(attributes)
+    own_size = sum(sizes.values())
     if own_size > limit // 2:
-        shortened, left_out, _ = _values_shortened(attributes, own_size - limit // 2)
+        shortened, left_out, _ = _values_shortened(attributes, sizes, own_size - limit // 2)
         trimmed = span_with(span, events, shortened, 0, left_out)
         _report_values(f"span {_span_id(span)}", shortened, size, limit)
         measured = measure([trimmed])
@@ -173,9 +174,10 @@ def record_within(record: Any, size: int, limit: int, measure: Measure[Any]) -> 
     values: dict[Any, Any] = dict(log.attributes or {})
     if isinstance(log.body, str):
         values[_BODY] = log.body
+    sizes = _cuttable_sizes(values)  # measured once, whatever the rounds
     excess = size - limit
     for _ in range(_MAX_MEASURES):
-        shortened, left_out, length = _values_shortened(values, excess)
+        shortened, left_out, length = _values_shortened(values, sizes, excess)
         body = shortened.pop(_BODY, log.body)
         fitted = log_record_with(record, body, shortened, left_out)
         if fitted is None:
@@ -198,21 +200,24 @@ def _record_span_id(log: Any) -> str:
 
 
 # -- cutting values alike -------------------------------------------------------------------
-def _cuttable(values: Mapping[Any, Any]) -> dict[Any, Any]:
-    """The values a cut may touch: any but numbers, booleans and the required fields."""
+def _cuttable_sizes(values: Mapping[Any, Any]) -> dict[Any, int]:
+    """The size of each value a cut may touch: any but numbers, booleans
+    and the required fields."""
     return {
-        key: value
+        key: _value_size(value)
         for key, value in values.items()
         if key not in _NEVER_CUT and not isinstance(value, (bool, int, float))
     }
 
 
-def _values_shortened(values: Mapping[Any, Any], excess: int) -> tuple[dict[Any, Any], int, int]:
+def _values_shortened(
+    values: Mapping[Any, Any], sizes: Mapping[Any, int], excess: int
+) -> tuple[dict[Any, Any], int, int]:
     """``values`` with its longest cut alike, by about ``excess`` bytes in
     all, and :data:`VALUES_TRIMMED_ATTRIBUTE` added (how many were cut or
     left out); with how many were left out (bulky values that are not text)
-    and the length (in UTF-8 bytes) they were cut to."""
-    sizes = {key: _value_size(value) for key, value in _cuttable(values).items()}
+    and the length (in UTF-8 bytes) they were cut to. ``sizes`` is
+    :func:`_cuttable_sizes` of ``values``."""
     length = _common_length(list(sizes.values()), excess)
     shortened = dict(values)
     trimmed = left_out = 0
