@@ -398,9 +398,7 @@ class Scope:
         with _closing_lock:  # one end wins, whichever thread calls
             already = self._closing
             self._closing = True
-        status_text = (
-            status if type(status) is str and status in _OWN_STATUSES else _status_text(status)
-        )
+        status_text = _status_text(status)
         if already:
             _diagnostics.report(
                 _diagnostics.DOUBLE_END,

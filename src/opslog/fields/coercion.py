@@ -134,7 +134,7 @@ class FieldCoercer:
         ):
             result = value  # the common case: nothing to redact or cut
         else:
-            result = self._bounded(value, self.redactor.redact_text)
+            result = self._bounded(value, redactor.redact_text)
         if len(value) <= _MEMO_TEXT_LENGTH:
             # Messages and most names repeat: remember them, plain ones too.
             if len(texts) >= _MEMO_SIZE:
