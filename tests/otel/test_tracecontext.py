@@ -95,6 +95,9 @@ def test_format_traceparent_writes_version_00_and_clears_unknown_flags() -> None
             ["tenant@vendor=v", "fw529a3039@dt=x", "1abc=digit-first"],
             [("tenant@vendor", "v"), ("fw529a3039@dt", "x"), ("1abc", "digit-first")],
         ),
+        # "@" is an ordinary key character at HEAD (no tenant@system rule).
+        (["foo@=1,a@@b=2,x@y@z=3"], [("foo@", "1"), ("a@@b", "2"), ("x@y@z", "3")]),
+        ([f"{'t' * 249}@vendor=v"], [(f"{'t' * 249}@vendor", "v")]),  # 256 characters
         (["k=  leading spaces kept"], [("k", "  leading spaces kept")]),
         (["k=value with spaces"], [("k", "value with spaces")]),
         ([f"{'k' * 256}=v"], [("k" * 256, "v")]),  # key up to 256 characters
@@ -117,10 +120,7 @@ def test_tracestate(values: list[object], members: list[tuple[str, str]]) -> Non
     "values",
     [
         ["Upper=1,ok=2"],  # bad key grammar
-        ["ok=1,foo@=1"],  # nothing after @
-        ["ok=1,@foo=1"],  # nothing before @
-        ["ok=1,foo@@bar=1"],
-        ["ok=1,foo@bar@baz=1"],
+        ["ok=1,@foo=1"],  # must start with a letter or digit
         ["ok=1,.foo=1"],  # must start with a letter or digit
         [f"ok=1,{'k' * 257}=v"],  # key too long
         [f"ok=1,k={'v' * 257}"],  # value too long
@@ -169,3 +169,33 @@ def test_formatted_traceparent_parses_back(trace_id: int, span_id: int, flags: i
     parent, _ = parse_traceparent([format_traceparent(trace_id, span_id, flags)])
     assert parent is not None
     assert (parent.trace_id, parent.parent_id, parent.flags) == (trace_id, span_id, flags & 3)
+
+
+# The key grammar at HEAD, built from its ABNF: key = (lcalpha / DIGIT) 0*255(keychar).
+FIRST_KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+KEY_CHARS = FIRST_KEY_CHARS + "_-*/@"
+grammar_keys = st.builds(
+    lambda first, rest: first + rest,
+    st.sampled_from(FIRST_KEY_CHARS),
+    st.text(alphabet=KEY_CHARS, max_size=255),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(grammar_keys)
+def test_every_key_the_grammar_makes_is_accepted(key: str) -> None:
+    assert parse_tracestate([f"ok=1,{key}=v"]).members == (("ok", "1"), (key, "v"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(grammar_keys, st.integers(min_value=0, max_value=256), st.characters())
+def test_a_key_off_the_grammar_discards_the_header(key: str, at: int, bad: str) -> None:
+    """One character outside the grammar at any place (the first place has its own
+    alphabet), or a key over 256 characters."""
+    allowed = FIRST_KEY_CHARS if min(at, len(key)) == 0 else KEY_CHARS
+    if bad in allowed or bad in ",= \t":
+        bad = "A"  # upper case is never a key character
+    broken = key[:at] + bad + key[at + 1 :]
+    assert parse_tracestate([f"ok=1,{broken}=v"]).members == ()
+    too_long = (key * 257)[:257]
+    assert parse_tracestate([f"ok=1,{too_long}=v"]).members == ()

@@ -21,11 +21,12 @@ strict and strict where it is lenient; this module follows the text:
   * several header fields are combined with ``,`` (RFC 7230);
   * list members are separated by ``,``; spaces/tabs around members and
     empty members are ignored;
-  * key: the Level 2 grammar, ``[a-z0-9][a-z0-9_\\-*/]{0,255}`` or
-    ``tenant@system`` (a tenant id of up to 241 characters, one ``@``, a
-    system id of up to 14 starting with a letter); value: 1 to 256 printable ASCII
-    characters except ``,`` and ``=``, not ending in a space (leading spaces
-    are part of the value);
+  * key: the grammar of the specification at HEAD,
+    ``key = (lcalpha / DIGIT) 0*255(keychar)`` with
+    ``keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`` (``@`` is an
+    ordinary key character; the older ``tenant@system`` rule is gone);
+  * value: 1 to 256 printable ASCII characters except ``,`` and ``=``, not
+    ending in a space (leading spaces are part of the value);
   * as the official W3C test suite reads it at its strict Level 2 setting,
     and as the other OpenTelemetry SDKs do: one invalid list member (bad key
     grammar, a key or value too long, an illegal character, an empty value,
@@ -56,11 +57,7 @@ __all__ = [
 MAX_TRACESTATE_MEMBERS = 32
 _OWS = " \t"
 _HEX = frozenset("0123456789abcdef")
-# Level 2: a simple key, or tenant@system (one "@", a system id of up to 14
-# characters starting with a letter).
-_KEY = re.compile(
-    r"(?:[a-z0-9][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})\Z"
-)
+_KEY = re.compile(r"[a-z0-9][a-z0-9_\-*/@]{0,255}\Z")
 _VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]\Z")
 #: Flags this implementation knows: sampled (Level 1) and random (Level 2).
 KNOWN_FLAGS = 0x01 | 0x02
