@@ -1,29 +1,31 @@
-"""Redaction is linear: an attacker-shaped value costs at most 10x a plain one.
+"""Redaction cost per family of hostile text, against plain text of the same length.
 
-Times are compared as ratios within one run (never as absolute times): the
-best of several tries of an adversarial 16 KB value against the best of
-several tries of a plain 16 KB value, the tries of both interleaved (so the
-pauses of a shared machine fall on both alike) with the garbage collector
-off.
+    python benchmarks/redaction_cost.py            # every family, ~1 minute
+    python benchmarks/redaction_cost.py --quick    # a few families, only to prove it runs
+
+Each row is the best of several tries of one 16 KB text shaped to make a matcher slow,
+over the best of several tries of plain 16 KB texts, the tries interleaved (so a shared
+machine's pauses fall on both alike) with the garbage collector off. The goal is at most
+10x for every family; rows above it are marked MISS. Two more tables: a whole log call with
+such a message (each call's text differs, so no memo hides the work), and the cost of four
+times the length (linear: about 4x). Nothing here fails on timing.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import random
 import time
-from collections.abc import Callable
-
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 import opslog
 from opslog.fields.redaction import KNOWN_SECRETS, Redactor
 from opslog.testing import capture_events
 
 N = 16 * 1024
-LIMIT = 10.0
+GOAL = 10.0
 
 
 def _repeat(unit: str, n: int = N) -> str:
@@ -97,6 +99,10 @@ PLAIN = {
 }
 
 
+#: Remembered values, many sharing one anchor, as an attacker might arrange.
+REMEMBERED = [f"ghp_{n:04d}-remembered-token" for n in range(200)] + ["abcdef"]
+
+
 def _best(fn: Callable[[], object], tries: int = 5) -> float:
     best = float("inf")
     for _ in range(tries):
@@ -122,82 +128,57 @@ def _ratio(
     return best_adversarial / best_plain
 
 
-#: Remembered values, many sharing one anchor, as an attacker might arrange.
-REMEMBERED = [f"ghp_{n:04d}-remembered-token" for n in range(200)] + ["abcdef"]
-
-
-@pytest.fixture
-def redactor() -> Redactor:
-    for value in REMEMBERED:  # the known-value pass runs too
-        KNOWN_SECRETS.remember(value)
-    return Redactor()
-
-
-def test_every_adversarial_shape_is_16k() -> None:
-    assert all(len(v) == N for v in {**ADVERSARIAL, **DENSE, **PLAIN}.values())
-
-
-@pytest.mark.parametrize("shape", sorted(ADVERSARIAL))
-def test_redaction_of_an_adversarial_value_costs_at_most_10x_plain(
-    shape: str, redactor: Redactor
-) -> None:
-    value = ADVERSARIAL[shape]
-    ratio = _ratio(
-        lambda: redactor.redact_text(value),
-        [lambda p=p: redactor.redact_text(p) for p in PLAIN.values()],
-    )
-    assert ratio <= LIMIT, f"{shape}: {ratio:.1f}x plain"
-
-
-def _log_call_ratio(value: str) -> float:
-    """One log call with ``value`` against one with a plain value, best of several."""
-    for remembered in REMEMBERED:
-        KNOWN_SECRETS.remember(remembered)
+def _log_call_ratio(value: str, tries: int) -> float:
+    """One log call with ``value`` against one with a plain value."""
     with capture_events():
         op = opslog.new_operation_logger("job").start_operation("op")
-        # Each call gets a new value, so no memo hides the work.
-        counter = iter(range(10**6))
+        counter = iter(range(10**7))
 
         def call(text: str) -> Callable[[], None]:
             return lambda: op.log_step("s", text[:-6] + f"{next(counter):06d}")
 
-        ratio = _ratio(call(value), [call(p) for p in PLAIN.values()], tries=9)
+        ratio = _ratio(call(value), [call(p) for p in PLAIN.values()], tries=tries)
         op.end_operation()
     return ratio
 
 
-@pytest.mark.parametrize(
-    "shape",
-    ["eyJ repeated", "keyword run", "user and colon", "flags", *sorted(DENSE)],
-)
-def test_a_log_call_with_an_adversarial_message_costs_at_most_10x_plain(shape: str) -> None:
-    ratio = _log_call_ratio({**ADVERSARIAL, **DENSE}[shape])
-    assert ratio <= LIMIT, f"{shape}: {ratio:.1f}x plain"
+def _row(name: str, ratio: float, goal: float, above: bool = False) -> str:
+    missed = ratio < goal if above else ratio > goal
+    return f"  {name:<40} {ratio:7.1f}x  {'MISS' if missed else 'ok'}"
 
 
-def test_cost_grows_linearly_with_length(redactor: Redactor) -> None:
-    """Four times the text costs about four times as much, not sixteen."""
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few families, few tries")
+    args = parser.parse_args(argv)
+    for value in REMEMBERED:  # the known-value pass runs too
+        KNOWN_SECRETS.remember(value)
+    redactor = Redactor()
+    tries = 2 if args.quick else 7
+    families = sorted(ADVERSARIAL)[:3] if args.quick else sorted(ADVERSARIAL)
+    plain = [lambda p=p: redactor.redact_text(p) for p in PLAIN.values()]
+
+    print(f"redact_text, 16 KB, against plain text (goal <= {GOAL:g}x):")
+    for shape in families:
+        value = ADVERSARIAL[shape]
+        print(_row(shape, _ratio(lambda v=value: redactor.redact_text(v), plain, tries), GOAL))
+
+    print(f"\na whole log call with such a message, against a plain one (goal <= {GOAL:g}x):")
+    calls = ["eyJ repeated", "keyword run", "user and colon", "flags", *sorted(DENSE)]
+    for shape in calls[:2] if args.quick else calls:
+        ratio = _log_call_ratio({**ADVERSARIAL, **DENSE}[shape], tries + 2)
+        print(_row(shape, ratio, GOAL))
+
+    print("\nfour times the length, against once (linear: about 4x; goal < 8x):")
     for shape in ("eyJ repeated", "keyword run", "user and colon", "xml opens"):
         unit = ADVERSARIAL[shape][:64]
-        small = _repeat(unit, N)
-        large = _repeat(unit, 4 * N)
-        ratio = _best(lambda v=large: redactor.redact_text(v)) / _best(
-            lambda v=small: redactor.redact_text(v)
+        small, large = _repeat(unit, N), _repeat(unit, 4 * N)
+        ratio = _best(lambda v=large: redactor.redact_text(v), tries) / _best(
+            lambda v=small: redactor.redact_text(v), tries
         )
-        assert ratio < 8, f"{shape}: 4x the length cost {ratio:.1f}x"
+        print(_row(shape, ratio, 8.0))
+    return 0
 
 
-ALPHABET = "aZ09+/=_-.:@'\"\\ \n?&;<>eyJtokenpasswordBEGINghp_abcdef"
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(
-        st.sampled_from(sorted(set(ALPHABET) | {"token=", "://", "eyJ", "--pwd "})),
-        min_size=1,
-        max_size=12,
-    )
-)
-def test_random_adversarial_alphabets_stay_within_10x(units: list[str]) -> None:
-    ratio = _log_call_ratio(_repeat("".join(units)))
-    assert ratio <= LIMIT, f"{units!r}: {ratio:.1f}x plain"
+if __name__ == "__main__":
+    raise SystemExit(main())
