@@ -6,6 +6,7 @@ import opslog
 from opslog import _diagnostics
 from opslog._config import get_settings
 from opslog.testing import Capture
+from opslog.vocabulary import REQUIRED_FIELDS
 
 
 def test_operation_step_and_child_operation_form_one_span_tree(captured: Capture) -> None:
@@ -145,6 +146,13 @@ def test_context_managers_end_completed_or_failed_and_reraise(captured: Capture)
     exception_events = [e for e in captured.span("write").events if e.name == "exception"]
     assert exception_events[0].attributes["exception.type"] == "ValueError"
     assert "Traceback" in exception_events[0].attributes["exception.stacktrace"]
+    # The semantic-conventions event is an opslog event like the others: the five fields.
+    error = next(e for e in captured.span("write").events if e.name == "step_error")
+    identity = {k: error.attributes[k] for k in REQUIRED_FIELDS}
+    assert {k: exception_events[0].attributes[k] for k in REQUIRED_FIELDS} == {
+        **identity,
+        "event": "exception",
+    }
 
 
 def test_context_manager_marks_keyboard_interrupt_cancelled(captured: Capture) -> None:
