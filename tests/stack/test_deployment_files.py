@@ -163,7 +163,7 @@ def test_every_pipeline_component_is_defined(collector: dict[str, Any]) -> None:
 
 def test_memory_limiter_first_then_batch(collector: dict[str, Any]) -> None:
     for pipeline in collector["service"]["pipelines"].values():
-        if pipeline["receivers"] == ["spanmetrics"]:
+        if pipeline["receivers"] == ["span_metrics"]:
             continue  # derived from spans already limited and batched
         processors = pipeline["processors"]
         assert processors[0] == "memory_limiter"

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from opslog.cli.demo import STEPS
 from opslog.vocabulary import REQUIRED_FIELDS
 
 from .conftest import (
     OTLP_HTTP,
+    ROOT,
     by_name,
     jaeger_trace,
     monitor,
@@ -67,6 +69,21 @@ def assert_events_carry_the_five_fields(trace: dict[str, Any]) -> int:
             assert fields["correlation_id"] == trace["traceID"]
             checked += 1
     return checked
+
+
+def test_the_built_collector_has_exactly_the_components_its_config_uses() -> None:
+    """What the collector binary says it holds (``components``), against what
+    collector-config.yaml names, by type: nothing missing, nothing extra."""
+    binary = stack("bin", "collector").strip()
+    listing = subprocess.run(
+        [binary, "components"], capture_output=True, text=True, check=True
+    ).stdout
+    built = yaml.safe_load(listing)
+    config = yaml.safe_load((ROOT / "collector-config.yaml").read_text())
+    for kind in ("receivers", "processors", "exporters", "connectors", "extensions"):
+        used = {name.split("/")[0] for name in config.get(kind, {})}
+        assert {c["name"] for c in built.get(kind) or []} == used, kind
+    assert built["buildinfo"]["version"] == "0.161.0"
 
 
 def test_the_demo_is_one_trace_in_jaeger_shaped_as_opslog_ran_it(tmp_path: Path) -> None:
@@ -206,35 +223,40 @@ def test_span_metrics_reach_prometheus_by_operation_step_and_status() -> None:
 
 
 def test_jaegers_monitor_api_answers_the_seeds_three_questions() -> None:
+    """Rates need a counter seen to grow: the jobs run as a service's traffic does, one
+    demo process after another (every fourth failing at vm-creation), until the Monitor
+    API answers all three questions."""
     service = unique("opslog-demo-monitor")
-    for _ in range(3):
-        run_demo(service=service)
-    run_demo("--fail-at", "vm-creation", service=service)
 
+    def answers() -> tuple[dict[str, float], ...] | None:
+        calls, errors = monitor("calls", service), monitor("errors", service)
+        p95 = monitor("latencies", service, quantile="0.95")
+        p99 = monitor("latencies", service, quantile="0.99")
+        wanted = ("enhanced-test-failover", "vm-creation")
+        if all(calls.get(n, 0) > 0 and errors.get(n, 0) > 0 for n in wanted) and all(
+            latencies.get("enhanced-test-failover", 0) > 0 for latencies in (p95, p99)
+        ):
+            return calls, errors, p95, p99
+        return None
+
+    found = None
+    for run in range(40):
+        run_demo(*(("--fail-at", "vm-creation") if run % 4 == 3 else ()), service=service)
+        found = answers() if run >= 3 else None
+        if found:
+            break
+    assert found, "the Monitor API did not answer within 40 runs"
+    calls, errors, p95, p99 = found
     # Success rate by operation: calls and errors per span name.
-    calls = wait_for(
-        lambda: (lambda c: c if c.get("enhanced-test-failover", 0) > 0 else None)(
-            monitor("calls", service)
-        ),
-        "call rates in Jaeger's Monitor API",
-        timeout=90,
-    )
     assert set(STEPS) <= set(calls)
-    errors = wait_for(
-        lambda: (lambda e: e if e.get("vm-creation", 0) > 0 else None)(monitor("errors", service)),
-        "error rates in Jaeger's Monitor API",
-        timeout=90,
-    )
     # Errors by step: the failing step and its operation, nothing else.
     assert {name for name, rate in errors.items() if rate > 0} == {
         "enhanced-test-failover",
         "vm-creation",
     }
-    assert 0 < errors["enhanced-test-failover"] < 1  # 1 of 4 runs failed: a success rate < 1
-    # p95/p99 duration by operation.
-    for quantile in ("0.95", "0.99"):
-        latencies = monitor("latencies", service, quantile=quantile)
-        assert latencies.get("enhanced-test-failover", 0) > 0, (quantile, latencies)
+    assert 0 < errors["enhanced-test-failover"] < 1  # some runs failed: a success rate < 1
+    # p95/p99 duration by operation; the 99th percentile is never below the 95th.
+    assert p99["enhanced-test-failover"] >= p95["enhanced-test-failover"] > 0
 
 
 def test_jaeger_down_for_a_while_loses_nothing_the_collector_queue_holds_it() -> None:
@@ -350,6 +372,7 @@ def test_one_trace_across_python_and_go_with_the_job_id_on_both_sides(
     server = next(s for s in go_spans if tags(s).get("span.kind") == "server")
     assert tags(server)["job_id"] == job_id
     assert tags(server)["http.route"] == "/snapshot"
+    assert server["operationName"] == "POST /snapshot"
     assert service_of[parent_id(server) or ""] == "failover-engine"  # under the Python client
     daemon_op = next(s for s in trace["spans"] if s["operationName"] == "volume-attach")
     assert tags(daemon_op)["job_id"] == job_id  # and back on the Python side, from baggage

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +60,6 @@ func main() {
 
 	client := &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport), Timeout: 10 * time.Second}
 	mux := http.NewServeMux()
-	// otelhttp names the server span and sets http.route from the mux pattern.
 	mux.HandleFunc("POST /snapshot", func(w http.ResponseWriter, r *http.Request) {
 		snapshot(w, r, client, *callback)
 	})
@@ -89,7 +89,10 @@ func snapshot(w http.ResponseWriter, r *http.Request, client *http.Client, callb
 	ctx := r.Context()
 	span := trace.SpanFromContext(ctx)
 	jobID := baggage.FromContext(ctx).Member("job_id").Value()
-	span.SetAttributes(attribute.String("job_id", jobID))
+	// otelhttp names the span from the mux pattern ("POST /snapshot") but leaves
+	// http.route to the handler.
+	_, route, _ := strings.Cut(r.Pattern, " ")
+	span.SetAttributes(attribute.String("job_id", jobID), attribute.String("http.route", route))
 
 	ctx, child := otel.Tracer("snapshot-service").Start(ctx, "linstor-snapshot")
 	defer child.End()
