@@ -129,9 +129,7 @@ class FieldCoercer:
         if done is not None:
             return done
         redactor = self.redactor
-        if len(value) <= self._max_length and (
-            redactor.leaves_unchanged(value) or redactor.finds_nothing(value)
-        ):
+        if len(value) <= self._max_length and redactor.leaves_unchanged(value):
             result = value  # the common case: nothing to redact or cut
         else:
             result = self._bounded(value, redactor.redact_text)
@@ -223,11 +221,10 @@ class FieldCoercer:
         Returns a new dict, or ``None``: use :meth:`fields`. When it returns
         a dict, it is what :meth:`fields` would return.
 
-        The string values are checked together: the two redaction gates
-        (:meth:`Redactor.leaves_unchanged`, then :meth:`Redactor.finds_nothing`)
-        over all of them joined by NUL, which no rule's character or literal
-        contains, so a gate clears the joined text only when it would clear
-        each of them. Only when neither does (or when the joined text is longer
+        The string values are checked together: the redaction gate
+        (:meth:`Redactor.leaves_unchanged`) over all of them joined by NUL,
+        which no rule's literal contains, so it clears the joined text only
+        when it would clear each of them. Only when neither does (or when the joined text is longer
         than ``max_value_length``) is each one coerced on its own, or, for
         texts in lists or names, the full rule used. Values that change on
         every event (ids, paths, timestamps, URLs) are therefore not
@@ -298,9 +295,7 @@ class FieldCoercer:
         if strings:
             joined = strings[0] if len(strings) == 1 else "\x00".join(strings)
             redactor = self.redactor
-            if len(joined) > self._max_length or not (
-                redactor.leaves_unchanged(joined) or redactor.finds_nothing(joined)
-            ):
+            if len(joined) > self._max_length or not redactor.leaves_unchanged(joined):
                 if listed_texts or named_texts:
                     return None  # texts in a list or in names: the full rule
                 for key, value in out.items():
