@@ -20,7 +20,7 @@ from opentelemetry.trace import TracerProvider
 
 from .fields.coercion import FieldCoercer, FieldLimits
 from .fields.errors import ErrorClassifier
-from .fields.redaction import DEFAULT_SENSITIVE_KEYS, Redactor
+from .fields.redaction import Redactor
 from .vocabulary import Level
 
 if TYPE_CHECKING:
@@ -45,8 +45,8 @@ class Settings:
     level: Level = Level.INFO
     #: ``fn(err) -> Mapping | None``; see :mod:`opslog.fields.errors`.
     error_classifier: Optional[ErrorClassifier] = None
-    #: Key fragments whose values are redacted whole (defaults included).
-    redact_keys: tuple[str, ...] = DEFAULT_SENSITIVE_KEYS
+    #: Key fragments whose values are redacted whole, besides the built-in table.
+    redact_keys: tuple[str, ...] = ()
     #: Keys exempt from key-based redaction.
     allow_keys: tuple[str, ...] = ()
     #: Extra regular expressions; every match is redacted.
@@ -66,7 +66,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         redactor = Redactor(
-            sensitive_keys=self.redact_keys,
+            redact_keys=self.redact_keys,
             allow_keys=self.allow_keys,
             extra_patterns=self.redact_patterns,
         )
@@ -149,10 +149,7 @@ def configure(
                 raise ValueError("error_classifier must be a callable fn(err) -> Mapping | None")
             changes["error_classifier"] = error_classifier
         if redact_keys is not _UNSET:
-            changes["redact_keys"] = (
-                *DEFAULT_SENSITIVE_KEYS,
-                *_strings("redact_keys", redact_keys),
-            )
+            changes["redact_keys"] = _strings("redact_keys", redact_keys)
         if allow_keys is not _UNSET:
             changes["allow_keys"] = _strings("allow_keys", allow_keys)
         if redact_patterns is not _UNSET:

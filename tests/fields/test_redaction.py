@@ -52,7 +52,7 @@ def test_ordinary_keys(key: str) -> None:
         (f"login with password={CANARY} failed", "login with password=[REDACTED] failed"),
         (f"password: {CANARY}", "password: [REDACTED]"),
         (f'{{"token": "{CANARY}"}}', '{"token": "[REDACTED]"}'),
-        (f"Authorization: Bearer {CANARY}", "Authorization: Bearer [REDACTED]"),
+        (f"Authorization: Bearer {CANARY}", "Authorization: [REDACTED]"),
         (f"authorization={CANARY}", "authorization=[REDACTED]"),
         (f"sent Bearer {CANARY} upstream", "sent Bearer [REDACTED] upstream"),
         (f"https://admin:{CANARY}@db.local/x", "https://[REDACTED]@db.local/x"),

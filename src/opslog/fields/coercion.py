@@ -310,9 +310,12 @@ class FieldCoercer:
         if not value:
             return None  # the full rule writes "{}"
         flat: Attributes = {}
+        sensitive = self.redactor.is_sensitive_key
         for name, item in value.items():
             if name not in self._plain_names and not self._learn_key(name):
                 return None
+            if sensitive(key + "." + name):
+                return None  # "api" and "key" are plain, "api.key" is not: the full rule
             plain = self._plain_item(item)
             if plain is None:
                 return None
@@ -428,7 +431,8 @@ class FieldCoercer:
             name = self._key(raw_key)
             key = prefix + name
             kind = type(value)
-            if redactor.is_sensitive_key(name):
+            # The name alone, or with the names it is nested under ("api.key").
+            if redactor.is_sensitive_key(name) or (prefix and redactor.is_sensitive_key(key)):
                 redactor.remember(value)
                 self._put(out, budget, key, REDACTED)
             elif kind is str and key not in out and len(out) < budget.limit:

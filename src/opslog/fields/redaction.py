@@ -6,24 +6,23 @@ redaction cannot catch, and how to add rules are in ``SECURITY.md``.
 
 1. **Sensitive keys.** A field whose key names a secret has its whole value
    replaced by :data:`REDACTED`, whatever its type, nested mappings,
-   dataclasses and named tuples included. Keys are *normalised* before
-   matching: invisible characters (zero-width spaces, soft hyphens...) are
-   dropped, camelCase is split, any run of non-alphanumeric characters is a
-   separator, case is ignored. A key is sensitive when its letters joined
-   contain a fragment of :data:`DEFAULT_SENSITIVE_KEYS` (``Pass_Word``,
-   ``pass word``, ``clientSecret``, ``X-Amz-Security-Token``), or when one
-   of its words is a short form of :data:`DEFAULT_SENSITIVE_WORDS` (``pwd``,
-   ``jwt``, ``sig``: whole words only, so ``signal`` is not one).
+   dataclasses and named tuples included. Which keys do is one table,
+   :mod:`opslog.fields.sensitive_keys` (fragments such as ``password``,
+   ``token``, ``apikey``; short words such as ``pwd``; harmless words and
+   metadata words such as ``token_count`` that it leaves alone).
 2. **Secrets inside text.** ``key=value`` / ``key: value`` / ``key => value``
-   / ``"key": "value"`` (escaped JSON too) for sensitive keys, ``--password
+   / ``"key": "value"`` (escaped JSON too) and the other ways code writes a
+   key and its value, for keys that table calls sensitive, ``--password
    S`` command-line flags, ``<password>S</password>``, ``Authorization:
    Bearer ...``, credentials in URLs (``https://user:p@ss@host``,
    ``https://TOKEN@host``), signed-URL and token query or path parameters,
-   PEM/PGP/OpenSSH private key blocks, JWTs (also glued to other text), AWS
-   and Google API key ids. The key is kept so the text stays readable:
+   PEM/PGP/OpenSSH private key blocks, JWTs (also glued to other text), and
+   the well-known credential formats of
+   :mod:`opslog.fields.credential_formats`. The key is kept so the text stays readable:
    ``password=[REDACTED]``.
-3. **Known values.** A value once seen under a sensitive key (six
-   characters or more, whatever its type) is scrubbed wherever it appears
+3. **Known values.** A value once seen under a sensitive key that looks
+   like a secret (:func:`looks_like_secret`: a length, kinds of character and
+   an entropy floor; whatever its type) is scrubbed wherever it appears
    later, for example inside an exception message that echoes a password
    passed earlier as a field. Only a *fingerprint* is kept (length, a
    four-character anchor and a keyed 64-bit hash), at most
@@ -47,58 +46,37 @@ replaced) through :func:`opslog.configure`.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Final, Optional
+from typing import Callable, Final, Optional
 
 from ..vocabulary import REDACTED
 from . import credential_formats
 from .credential_formats import CredentialFormat, CredentialScanner
 from .literals import literal_finder
+from .sensitive_keys import KeyVocabulary, text_spellings
 
 __all__ = [
-    "DEFAULT_SENSITIVE_KEYS",
-    "DEFAULT_SENSITIVE_WORDS",
     "KNOWN_SECRETS",
     "KNOWN_SECRETS_LIMIT",
     "REDACTED",
     "KnownSecrets",
     "Redactor",
-    "normalise_key",
+    "looks_like_secret",
 ]
 
 
-#: Key fragments that mark a field as sensitive, matched inside the key's
-#: letters joined (``pass_word``, ``Pass-Word`` and ``passWord`` all read
-#: ``password``).
-DEFAULT_SENSITIVE_KEYS: Final = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "access_key",
-    "authorization",
-    "credential",
-    "private_key",
-    "cookie",
-    "session",
-    "signature",
-    "bearer",
-)
-
-#: Short forms that mark a key as sensitive only as a whole word of it
-#: (``db_pwd``, ``userPwd``, ``jwt``, ``sig``; not ``signal``).
-DEFAULT_SENSITIVE_WORDS: Final = ("pwd", "pw", "pass", "jwt", "sig", "auth", "otp", "pin")
-
 #: Most known secret fingerprints kept (the oldest go first).
 KNOWN_SECRETS_LIMIT: Final = 256
-_KNOWN_SECRET_MIN_LEN: Final = 6
+_KNOWN_SECRET_MIN_LEN: Final = 8
+#: Shorter than this, letters of one case are a word, not a secret.
+_ONE_KIND_MIN_LEN: Final = 16
+#: Bits of Shannon entropy per character a remembered value has at least.
+_MIN_ENTROPY: Final = 2.5
 _ANCHOR: Final = 4
 _PREFIX: Final = 16
 _HASHED: Final = 1024
@@ -137,35 +115,34 @@ _VOCABULARY: Final = frozenset(
     )
 )
 
-_CACHE_SIZE = 4096
-_KEY_CHARS_LIMIT = 256
 #: Longest quoted secret recognised as one unit (a longer one is redacted up
 #: to its first blank).
 _QUOTED = 1024
 
 
-# --- keys ------------------------------------------------------------------------------
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_NON_ALNUM = re.compile(r"[^0-9a-zA-Z]+")
-
-
-def normalise_key(key: str) -> tuple[str, tuple[str, ...]]:
-    """``(joined, words)`` of a key: invisible characters dropped, camelCase
-    split, any non-alphanumeric run a separator, lower case.
-
-    ``"clientSecret"`` gives ``("clientsecret", ("client", "secret"))``.
-    """
-    key = key[:_KEY_CHARS_LIMIT]
-    if not key.isascii():
-        # Compatibility forms (full-width letters) become ASCII; format
-        # characters (zero-width space, soft hyphen, BOM...) disappear.
-        key = unicodedata.normalize("NFKC", key)
-        key = "".join(c for c in key if unicodedata.category(c) != "Cf")
-    words = tuple(w.lower() for w in _NON_ALNUM.split(_CAMEL.sub(" ", key)) if w)
-    return "".join(words), words
-
-
 # --- known secret values --------------------------------------------------------------
+def looks_like_secret(text: str) -> bool:
+    """Whether a value seen under a sensitive key is worth remembering, so that
+    it is scrubbed from later text: eight characters or more, not a word (a
+    run of letters of one case) unless it is sixteen or more, and 2.5 bits of
+    entropy per character. ``github`` under
+    ``auth_provider`` or ``production`` under ``password`` would otherwise be
+    redacted from every later message that names them."""
+    size = len(text)
+    if size < _KNOWN_SECRET_MIN_LEN:
+        return False
+    sample = text[:256]
+    if size < _ONE_KIND_MIN_LEN and (sample.isalpha() and (sample.islower() or sample.isupper())):
+        return False  # a word
+
+    counts: dict[str, int] = {}
+    for c in sample:
+        counts[c] = counts.get(c, 0) + 1
+    n = len(sample)
+    entropy = -sum(k / n * math.log2(k / n) for k in counts.values())
+    return entropy >= _MIN_ENTROPY
+
+
 #: A remembered value's fingerprint: (length, anchor, prefix length, prefix
 #: hash, hash of at most its first _HASHED characters).
 _Print = tuple[int, str, int, int, int]
@@ -207,7 +184,7 @@ class KnownSecrets:
 
     def remember(self, text: str) -> None:
         """Keep the fingerprint of ``text`` (a secret value's text form)."""
-        if len(text) < _KNOWN_SECRET_MIN_LEN or text.strip().lower() in _VOCABULARY:
+        if not looks_like_secret(text) or text.strip().lower() in _VOCABULARY:
             return
         prefix = text[:_PREFIX]
         fingerprint = (len(text), text[:_ANCHOR], len(prefix), hash(prefix), hash(text[:_HASHED]))
@@ -302,8 +279,6 @@ KNOWN_SECRETS = KnownSecrets()
 _Span = tuple[int, int, int]
 _QUERY, _FLAG, _PAIR, _FIXED = 3, 3, 2, 1
 
-_SCHEME = r"(?:(?:bearer|basic|digest|negotiate|token|apikey|ntlm|aws4-hmac-sha256)[ \t]{1,8})?"
-
 
 def _atomic(pattern: str, name: str) -> str:
     """``pattern`` matched once and never backtracked into (lookahead + backreference)."""
@@ -316,49 +291,72 @@ def _atomic(pattern: str, name: str) -> str:
 _Needs = tuple[tuple[str, ...], ...]
 _KeywordRule = tuple[re.Pattern[str], int, _Needs]
 
+#: How a key ends before its separator: a closing quote or backtick (and the
+#: ``]`` of ``cfg['k']``), ``**`` (Markdown), or nothing.
+_CLOSER = r"(?:\\{0,3}[\"'`]\]?|\*\*|\])?"
+#: A quoted value (escaped quotes of JSON inside JSON too: the quotes stay).
+_QUOTED_VALUE = r"(?P<{q}>\\{{0,3}}[\"'`])(?P<{v}>[^\"'`\\\n]{{1,{n}}})(?P={q})"
+#: An unquoted value ends at a blank, or at a quote or "<" that closes it in
+#: the JSON, YAML or XML around it.
+_PLAIN_VALUE = r"[^\s<\"'`]+"
+#: After "key:" (a header line, YAML), a scheme word may come first
+#: ("Authorization: SSWS S", "Token S"): when the word after it is token-long
+#: (eight characters or more), both are the value.
+_SCHEME_VALUE = r"(?:[a-z]{2,24}[ \t]{1,8}(?=[^\s<\"'`]{8}))?" + _PLAIN_VALUE
+#: The groups that hold a value, in the order they are looked at.
+_VALUE_GROUPS = ("v", "w", "v2", "w2")
+
 
 def _keyword_rules(keywords: str) -> tuple[_KeywordRule, ...]:
-    """The rules that start from a sensitive key, for the lower-cased text:
-    (pattern, strength, the characters it needs).
+    """The rules that start from a key word, for the lower-cased text:
+    (pattern, strength, the characters it needs). Group ``k`` is where the
+    key word starts and ``t`` the rest of the key: the whole key is then
+    asked of :class:`~opslog.fields.sensitive_keys.KeyVocabulary`, so a key in
+    text is judged as a field name is (``token_count=5`` is kept).
 
     Each is linear: it starts at a literal (the keyword, ``?``/``&``/``;``,
     ``-`` or ``<``), its key parts are bounded and taken whole, and its value
     either is bounded or runs to the end of its run and is consumed.
     """
     tail = _atomic(r"[a-z0-9_.\-]{0,40}", "t")
-    separator = r"(?:\\{0,3}[\"'])?[ \t]{0,8}(?:=>|:=|=|:)[ \t]{0,8}"
+    word = rf"(?P<k>{keywords})"
+    quoted = _QUOTED_VALUE.format(q="q", v="v", n=_QUOTED)
+    quoted2 = _QUOTED_VALUE.format(q="q2", v="v2", n=_QUOTED)
     return (
         # ?sig=, &access_token=, ;jsessionid=: the value ends at the next parameter.
         (
-            re.compile(rf"[?&;][a-z0-9_.\-]{{0,40}}?(?:{keywords}){tail}=(?P<w>[^&#;?\s\"'<>]+)"),
+            re.compile(rf"[?&;][a-z0-9_.\-]{{0,40}}?{word}{tail}=(?P<w>[^&#;?\s\"'<>]+)"),
             _QUERY,
             (("?", "&", ";"), ("=",)),
         ),
-        # --password S, --password=S, and a list's repr ('--password', 'S').
+        # --password S, --password=S, --password "S T", and a list's repr
+        # ('--password', 'S').
         (
             re.compile(
-                rf"-(?<![\w-]-)-?(?:[a-z0-9]{{1,20}}[_\-]){{0,3}}(?:{keywords})"
+                rf"-(?<![\w-]-)-?(?:[a-z0-9]{{1,20}}[_\-]){{0,3}}{word}"
                 + _atomic(r"[a-z0-9_\-]{0,40}", "t")
-                + r"(?:[\"'],[ \t]{0,4}[\"']|[ \t]{1,8}|=)(?!-)(?P<w>[^\s\"']+)"
+                + rf"(?:[\"'],[ \t]{{0,4}}[\"']|[ \t]{{1,8}}|=)(?!-)(?:{quoted}|(?P<w>[^\s\"']+))"
             ),
             _FLAG,
             (("-",),),
         ),
-        # "key": "value" (escaped JSON too: the quotes stay), key=value,
-        # key: value, key => value (up to the next blank, or a quote or "<"
-        # that closes the value in JSON, YAML or XML around it).
+        # "key": "value", key=value, key: value, key => value, `key`='value',
+        # cfg['key'] = 'value', **key**: value, and pairs as tuples
+        # ("key", "value").
         (
             re.compile(
-                rf"(?:{keywords}){tail}{separator}{_SCHEME}"
-                rf"(?:(?P<q>\\{{0,3}}[\"'])(?P<v>[^\"'\\\n]{{1,{_QUOTED}}})(?P=q)|(?P<w>[^\s<\"'`]+))"
+                rf"{word}{tail}(?:"
+                rf"{_CLOSER}[ \t]{{0,8}}:(?![=:])[ \t]{{0,8}}(?:{quoted}|(?P<w>{_SCHEME_VALUE}))"
+                rf"|(?:{_CLOSER}[ \t]{{0,8}}(?:=>|:=|=)|[\"'`](?P<c>,))[ \t]{{0,8}}"
+                rf"(?:{quoted2}|(?P<w2>{_PLAIN_VALUE})))"
             ),
             _PAIR,
-            (("=", ":"),),  # every separator has one of these
+            (("=", ":", ","),),  # every separator has one of these
         ),
         # <password>S</password>, <db:Password attr="x">S</db:Password>.
         (
             re.compile(
-                rf"<(?:[a-z0-9]{{1,20}}[_.:\-]){{0,3}}(?:{keywords})"
+                rf"<(?:[a-z0-9]{{1,20}}[_.:\-]){{0,3}}{word}"
                 + _atomic(r"[a-z0-9_.:\-]{0,40}", "t")
                 + r"(?:\s[^<>]{0,256})?>(?P<w>[^<]+)"
             ),
@@ -366,6 +364,45 @@ def _keyword_rules(keywords: str) -> tuple[_KeywordRule, ...]:
             (("<",), (">",)),
         ),
     )
+
+
+def _opens_a_pair(lower: str, key_start: int) -> bool:
+    """Whether the key at ``key_start`` is the first item of a pair written as a
+    tuple or a list: ``("key", ...`` or ``['key', ...``."""
+    return key_start >= 2 and lower[key_start - 1] in "\"'`" and lower[key_start - 2] in "(["
+
+
+#: The characters a key is made of, read backwards from its key word.
+_KEY_BEFORE = re.compile(r"[a-z0-9_.\-]{0,80}")
+
+
+def _key_spans(
+    pattern: re.Pattern[str],
+    lower: str,
+    strength: int,
+    is_sensitive: Callable[[str], bool],
+    out: list[_Span],
+) -> None:
+    """Add the value span of each match whose whole key is sensitive."""
+    append = out.append
+    for match in pattern.finditer(lower):
+        start = match.start("k")
+        before = lower[max(0, start - 80) : start][::-1]
+        run = _KEY_BEFORE.match(before)
+        key_start = start - (run.end() if run is not None else 0)
+        if not is_sensitive(lower[key_start : match.end("t")].strip("-.")):
+            continue
+        if (
+            "c" in pattern.groupindex
+            and match.start("c") >= 0
+            and not _opens_a_pair(lower, key_start)
+        ):
+            continue  # a quoted value followed by a comma, not ("key", "value")
+        for group in _VALUE_GROUPS:
+            value_start, value_end = match.span(group) if group in pattern.groupindex else (-1, -1)
+            if value_start >= 0:
+                append((value_start, -strength, value_end))
+                break
 
 
 #: Rules that need no key: (literals that must all be present, the rarest
@@ -401,9 +438,44 @@ _FIXED_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], bool], ...] = (
         re.compile(r"://[^\s/?#@:\"'<>]{0,256}:(?P<w>(?:[^\s\"'<>:]|:(?!//)){1,1024})@"),
         False,
     ),
-    # Authorization schemes on their own: "Bearer abc...".
-    (("bearer",), re.compile(r"bearer[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
-    (("basic",), re.compile(r"basic[ \t]{1,8}(?P<w>[a-z0-9._~+/=\-]{6,})"), True),
+    # Authorization schemes on their own: "Bearer abc...", when what follows
+    # looks like a credential (a digit, a symbol, or a lower-case letter
+    # before an upper-case one: base64), not a word ("basic configuration",
+    # "bearer authentication"). On the text as written: case is the signal.
+    (
+        ("bearer",),
+        re.compile(
+            r"(?i:bearer)[ \t]{1,8}"
+            r"(?P<w>(?=[A-Za-z]*(?:[0-9._~+/=\-]|[a-z][A-Z]))[A-Za-z0-9._~+/=\-]{6,})"
+        ),
+        False,
+    ),
+    (
+        ("basic",),
+        re.compile(
+            r"(?i:basic)[ \t]{1,8}"
+            r"(?P<w>(?=[A-Za-z]*(?:[0-9+/=]|[a-z][A-Z]))[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])"
+        ),
+        False,
+    ),
+    # user:password@host with no scheme: Go's MySQL DSN root:S@tcp(db:3306)/app,
+    # scp/rsync targets. Not an image reference's digest (name:tag@sha256:...).
+    (
+        ("@", ":"),
+        re.compile(
+            r"(?<![A-Za-z0-9_.\-:/@%])[A-Za-z0-9_.\-%]{1,64}:"
+            r"(?P<w>[^\s:@/\"'<>]{1,256})@(?!sha\d{3}:)(?=[A-Za-z0-9_\-\[(])"
+        ),
+        False,
+    ),
+    # curl -u user:password, --user user:password.
+    (
+        ("-u",),
+        re.compile(
+            r"(?<![\w-])(?:-u|--user)[ \t]{1,8}[\"']?[^\s:\"']{1,64}:(?P<w>[^\s\"']{1,256})"
+        ),
+        False,
+    ),
     # JWTs, also glued to up to 64 other characters: three base64url
     # segments from "eyJ" (base64 of '{"').
     (
@@ -493,42 +565,29 @@ class Redactor:
     def __init__(
         self,
         *,
-        sensitive_keys: Iterable[str] = DEFAULT_SENSITIVE_KEYS,
-        sensitive_words: Iterable[str] = DEFAULT_SENSITIVE_WORDS,
+        redact_keys: Iterable[str] = (),
         allow_keys: Iterable[str] = (),
         extra_patterns: Iterable[str | re.Pattern[str]] = (),
         known: KnownSecrets = KNOWN_SECRETS,
         formats: Optional[Iterable[CredentialFormat]] = None,
     ) -> None:
-        self.sensitive_keys: tuple[str, ...] = tuple(
-            dict.fromkeys(j for j, _ in map(normalise_key, sensitive_keys) if j)
-        )
-        self.sensitive_words: frozenset[str] = frozenset(
-            j for j, _ in map(normalise_key, sensitive_words) if j
-        )
-        self.allow_keys: frozenset[str] = frozenset(normalise_key(k)[0] for k in allow_keys)
+        #: Which keys are sensitive: the tables of :mod:`~opslog.fields.sensitive_keys`,
+        #: ``redact_keys`` more fragments, ``allow_keys`` keys never sensitive.
+        self.keys = KeyVocabulary(redact_keys, allow_keys)
         self.extra_patterns: tuple[re.Pattern[str], ...] = tuple(
             p if isinstance(p, re.Pattern) else re.compile(p) for p in extra_patterns
         )
         self.known = known
-        # Each keyword: (a literal the text must contain, its pattern). A key
-        # fragment may be spelt with separators in text (pass_word, api-key),
-        # so its literal is its first word.
-        keywords: dict[str, list[str]] = {}
-        for source in DEFAULT_SENSITIVE_KEYS + tuple(sensitive_keys):
-            if normalise_key(source)[0] in self.sensitive_keys:
-                words = _text_words(source)
-                keywords.setdefault(words[0], []).append(r"[_.\- ]?".join(map(re.escape, words)))
-        for word in self.sensitive_words:
-            # "Not after a letter" is checked after the word, so that every
-            # alternative starts with a literal: the regex engine then skips
-            # ahead to the positions where one could start.
-            literal = re.escape(word)
-            keywords.setdefault(word, []).append(rf"{literal}(?<![a-z]{literal})(?![a-z])")
-        self._keywords = tuple(
-            (literal, "|".join(dict.fromkeys(patterns))) for literal, patterns in keywords.items()
+        # The key words a key rule starts from: each fragment's first word as
+        # text writes it (pass_word, api-key) and the short words. What follows
+        # is read as the rest of the key, and the whole key is judged by
+        # self.keys: one compiled set of rules for every text.
+        self._key_words = tuple(
+            dict.fromkeys(
+                [text_spellings(f)[0] for f in self.keys.fragments] + sorted(self.keys.words)
+            )
         )
-        self._rules_for: dict[tuple[str, ...], tuple[_KeywordRule, ...]] = {}
+        self._key_rules = _keyword_rules(literal_finder(self._key_words).pattern)
         # The table as it is now (a format added to it at run time counts).
         self.credentials = CredentialScanner(
             credential_formats.CREDENTIAL_FORMATS if formats is None else formats
@@ -539,29 +598,17 @@ class Redactor:
         # lower case). Where none occurs no rule can match: derived from the
         # rules and the credential table, never written out again.
         self._gate = literal_finder(
-            [literal for literal, _ in self._keywords]
-            + [literals[0] for literals, _, _ in _FIXED_RULES]
-            + list(self.credentials.prefixes)
+            [
+                *self._key_words,
+                *(literals[0] for literals, _, _ in _FIXED_RULES),
+                *self.credentials.prefixes,
+            ]
         )
-        # Field names repeat endlessly: remember the answers. Dict reads and
-        # writes are atomic; a full cache is simply dropped.
-        self._key_cache: dict[str, bool] = {}
 
     # -- keys -------------------------------------------------------------
     def is_sensitive_key(self, key: str) -> bool:
         """True when values under ``key`` must be replaced whole."""
-        cached = self._key_cache.get(key)
-        if cached is not None:
-            return cached
-        joined, words = normalise_key(key)
-        sensitive = joined not in self.allow_keys and (
-            any(fragment in joined for fragment in self.sensitive_keys)
-            or not self.sensitive_words.isdisjoint(words)
-        )
-        if len(self._key_cache) >= _CACHE_SIZE:
-            self._key_cache = {}
-        self._key_cache[key] = sensitive
-        return sensitive
+        return self.keys.is_sensitive(key)
 
     # -- values -----------------------------------------------------------
     def remember(self, value: object) -> None:
@@ -641,25 +688,16 @@ class Redactor:
     def _rule_spans(self, text: str, spans: list[_Span]) -> None:
         """Add the spans the text rules and the credential formats find in ``text``."""
         lower = _lower(text)
-        present = tuple(pattern for literal, pattern in self._keywords if literal in lower)
-        if present:
-            for pattern, strength, needs in self._keyword_rules(present):
+        if any(word in lower for word in self._key_words):
+            for pattern, strength, needs in self._key_rules:
                 if all(any(c in lower for c in group) for group in needs):
-                    _spans_of(pattern, lower, strength, spans)
+                    _key_spans(pattern, lower, strength, self.keys.is_sensitive, spans)
         for literals, pattern, on_lower in _FIXED_RULES:
-            subject = lower if on_lower else text
-            if all(literal in subject for literal in literals):
-                _spans_of(pattern, subject, _FIXED, spans)
+            # A lower-case literal is looked for in the lower case: "bearer"
+            # stands for "Bearer" too.
+            if all(literal in (lower if literal.islower() else text) for literal in literals):
+                _spans_of(pattern, lower if on_lower else text, _FIXED, spans)
         spans.extend((start, -_FIXED, end) for start, end in self.credentials.spans(text))
-
-    def _keyword_rules(self, present: tuple[str, ...]) -> tuple[_KeywordRule, ...]:
-        rules = self._rules_for.get(present)
-        if rules is None:
-            rules = _keyword_rules("|".join(present))
-            if len(self._rules_for) >= 256:
-                self._rules_for = {}
-            self._rules_for[present] = rules
-        return rules
 
 
 def _gate_text(text: str) -> str:
@@ -667,20 +705,3 @@ def _gate_text(text: str) -> str:
     between: no literal holds it)."""
     lower = _lower(text)
     return text if lower == text else text + "\x00" + lower
-
-
-def _text_words(fragment: str) -> list[str]:
-    """A key fragment's words as text may separate them (``pass_word``,
-    ``api-key``, ``pass word``)."""
-    words = [w for w in _NON_ALNUM.split(fragment.lower()) if w]
-    if len(words) == 1 and words[0] in _SPLITS:
-        return list(_SPLITS[words[0]])
-    return words or [fragment.lower()]
-
-
-#: Where a one-word fragment may be written as two in text.
-_SPLITS: Final = {
-    "password": ("pass", "word"),
-    "passphrase": ("pass", "phrase"),
-    "apikey": ("api", "key"),
-}
