@@ -277,7 +277,7 @@ KNOWN_SECRETS = KnownSecrets()
 #: A span to replace: (start, minus the rule's strength, end), so that a plain
 #: sort puts the strongest rule first at an equal start.
 _Span = tuple[int, int, int]
-_QUERY, _FLAG, _PAIR, _FIXED = 3, 3, 2, 1
+_QUERY, _FLAG, _PAIR, _FIXED = 3, 4, 2, 1
 
 
 def _atomic(pattern: str, name: str) -> str:
@@ -289,7 +289,9 @@ def _atomic(pattern: str, name: str) -> str:
 #: character of each. A rule whose characters are absent is not run (a text
 #: of flags holds no ``=`` for the pair rule to look for).
 _Needs = tuple[tuple[str, ...], ...]
-_KeywordRule = tuple[re.Pattern[str], int, _Needs]
+#: Where a key must stand for the rule to apply: fn(lower text, key start).
+_KeyPlace = Optional[Callable[[str, int], bool]]
+_KeywordRule = tuple[re.Pattern[str], int, _Needs, _KeyPlace]
 
 #: How a key ends before its separator: a closing quote or backtick (and the
 #: ``]`` of ``cfg['k']``), ``**`` (Markdown), or nothing.
@@ -328,17 +330,19 @@ def _keyword_rules(keywords: str) -> tuple[_KeywordRule, ...]:
             re.compile(rf"[?&;][a-z0-9_.\-]{{0,40}}?{word}{tail}=(?P<w>[^&#;?\s\"'<>]+)"),
             _QUERY,
             (("?", "&", ";"), ("=",)),
+            None,
         ),
-        # --password S, --password=S, --password "S T", and a list's repr
-        # ('--password', 'S').
+        # --password S, --password=S, --password "S T", --dbPw S, and a list's
+        # repr ('--password', 'S'): the key must begin with "-" (see _key_spans).
         (
             re.compile(
-                rf"-(?<![\w-]-)-?(?:[a-z0-9]{{1,20}}[_\-]){{0,3}}{word}"
-                + _atomic(r"[a-z0-9_\-]{0,40}", "t")
+                rf"{word}"
+                + _atomic(r"[a-z0-9_.\-]{0,40}", "t")
                 + rf"(?:[\"'],[ \t]{{0,4}}[\"']|[ \t]{{1,8}}|=)(?!-)(?:{quoted}|(?P<w>[^\s\"']+))"
             ),
             _FLAG,
             (("-",),),
+            _is_flag,
         ),
         # "key": "value", key=value, key: value, key => value, `key`='value',
         # cfg['key'] = 'value', **key**: value, and pairs as tuples
@@ -352,18 +356,36 @@ def _keyword_rules(keywords: str) -> tuple[_KeywordRule, ...]:
             ),
             _PAIR,
             (("=", ":", ","),),  # every separator has one of these
+            None,
         ),
-        # <password>S</password>, <db:Password attr="x">S</db:Password>.
+        # <password>S</password>, <db:Password attr="x">S</db:Password>, <dbPw>S</dbPw>.
         (
-            re.compile(
-                rf"<(?:[a-z0-9]{{1,20}}[_.:\-]){{0,3}}{word}"
-                + _atomic(r"[a-z0-9_.:\-]{0,40}", "t")
-                + r"(?:\s[^<>]{0,256})?>(?P<w>[^<]+)"
-            ),
+            re.compile(rf"{word}{tail}" + r"(?:\s[^<>]{0,256})?>(?P<w>[^<]+)"),
             _PAIR,
             (("<",), (">",)),
+            _is_tag,
         ),
     )
+
+
+def _is_flag(lower: str, key_start: int) -> bool:
+    """Whether the key at ``key_start`` is a command-line flag: ``-k`` or
+    ``--k``, not a hyphen inside a word."""
+    return lower.startswith("-", key_start) and (
+        key_start == 0 or not (lower[key_start - 1].isalnum() or lower[key_start - 1] == "_")
+    )
+
+
+_NAMESPACE = re.compile(r":[a-z0-9_\-]{1,20}<")
+
+
+def _is_tag(lower: str, key_start: int) -> bool:
+    """Whether the key at ``key_start`` is an XML element's name: after ``<``,
+    or after ``<ns:``."""
+    if key_start >= 1 and lower[key_start - 1] == "<":
+        return True
+    before = lower[max(0, key_start - 22) : key_start][::-1]
+    return _NAMESPACE.match(before) is not None
 
 
 def _opens_a_pair(lower: str, key_start: int) -> bool:
@@ -378,19 +400,22 @@ _KEY_BEFORE = re.compile(r"[a-z0-9_.\-]{0,80}")
 
 def _key_spans(
     pattern: re.Pattern[str],
+    place: _KeyPlace,
+    text: str,
     lower: str,
     strength: int,
     is_sensitive: Callable[[str], bool],
     out: list[_Span],
 ) -> None:
-    """Add the value span of each match whose whole key is sensitive."""
+    """Add the value span of each match (found in ``lower``) whose whole key,
+    as ``text`` writes it (``dbPw`` is two words), is sensitive."""
     append = out.append
     for match in pattern.finditer(lower):
         start = match.start("k")
         before = lower[max(0, start - 80) : start][::-1]
         run = _KEY_BEFORE.match(before)
         key_start = start - (run.end() if run is not None else 0)
-        if not is_sensitive(lower[key_start : match.end("t")].strip("-.")):
+        if not is_sensitive(text[key_start : match.end("t")].strip("-.")):
             continue
         if (
             "c" in pattern.groupindex
@@ -398,6 +423,8 @@ def _key_spans(
             and not _opens_a_pair(lower, key_start)
         ):
             continue  # a quoted value followed by a comma, not ("key", "value")
+        if place is not None and not place(lower, key_start):
+            continue
         for group in _VALUE_GROUPS:
             value_start, value_end = match.span(group) if group in pattern.groupindex else (-1, -1)
             if value_start >= 0:
@@ -689,9 +716,9 @@ class Redactor:
         """Add the spans the text rules and the credential formats find in ``text``."""
         lower = _lower(text)
         if any(word in lower for word in self._key_words):
-            for pattern, strength, needs in self._key_rules:
+            for pattern, strength, needs, place in self._key_rules:
                 if all(any(c in lower for c in group) for group in needs):
-                    _key_spans(pattern, lower, strength, self.keys.is_sensitive, spans)
+                    _key_spans(pattern, place, text, lower, strength, self.keys.is_sensitive, spans)
         for literals, pattern, on_lower in _FIXED_RULES:
             # A lower-case literal is looked for in the lower case: "bearer"
             # stands for "Bearer" too.
