@@ -129,7 +129,7 @@ def harmless_keys(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         words = [draw(st.sampled_from(sorted(HARMLESS_WORDS)))]
     else:
-        fragment = text_spellings(draw(st.sampled_from(["password", "token", "secret", "auth"])))
+        fragment = [draw(st.sampled_from(["password", "token", "secret", "auth", "api_key"]))]
         metadata = draw(st.sampled_from(sorted(METADATA_WORDS)))
         words = [metadata, *fragment] if draw(st.booleans()) else [*fragment, metadata]
     style = draw(st.sampled_from(["snake", "kebab", "dotted", "upper", "camel"]))

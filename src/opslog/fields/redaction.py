@@ -473,7 +473,8 @@ _FIXED_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], bool], ...] = (
         ("bearer",),
         re.compile(
             r"(?i:bearer)[ \t]{1,8}"
-            r"(?P<w>(?=[A-Za-z]*(?:[0-9._~+/=\-]|[a-z][A-Z]))[A-Za-z0-9._~+/=\-]{6,})"
+            r"(?P<w>(?=[A-Za-z]*(?:[0-9._~+/=\-]|[a-z][A-Z]))[A-Za-z0-9._~+/\-]{6,}={0,2})"
+            r"(?![A-Za-z0-9._~+/=\-])"
         ),
         False,
     ),

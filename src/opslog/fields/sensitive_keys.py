@@ -20,7 +20,12 @@ is **sensitive**, as Sentry's scrubber decides, when
   such a word is left out before the fragments are looked for, or
 * a word of it is a :data:`METADATA_WORDS` entry: the key describes a secret
   without holding it (``token_count``, ``max_tokens``, ``session_count``,
-  ``auth_provider``, ``password_policy``, ``secret_name``).
+  ``auth_provider``, ``password_policy``, ``secret_name``,
+  ``password_changed_at``).
+
+A key of three or more dotted parts is a namespace and a name: only its last
+two parts are judged (``aws.access.key`` is ``access.key``; a logger's
+``google.auth.transport.requests`` is ``transport.requests``).
 
 The text rules of :mod:`opslog.fields.redaction` find a key next to a value
 in text and ask this same question of the whole key, so a field and a
@@ -169,6 +174,13 @@ METADATA_WORDS: Final = frozenset(
         "cost",
         "consent",
         "duration",
+        # When it happened: password_changed_at, token_created, secret_last_rotated.
+        "at",
+        "changed",
+        "created",
+        "updated",
+        "rotated",
+        "last",
     }
 )
 
@@ -229,6 +241,10 @@ class KeyVocabulary:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        if key.count(".") >= 2:
+            # A namespace, then a name (google.auth.transport.requests,
+            # vault.secret.data.password): the last two parts say what it holds.
+            key = ".".join(key.rsplit(".", 2)[-2:])
         joined, words = normalise_key(key)
         kept = "".join(w for w in words if w not in HARMLESS_WORDS)
         sensitive = (
