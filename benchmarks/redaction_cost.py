@@ -77,13 +77,19 @@ ADVERSARIAL = {
     "mixed": _repeat("token=\"a'b\\\\c:d@e/f "),
     "shared anchor of remembered values": _repeat("ghp_"),
     "shared anchor and more": _repeat("ghp_00"),
+    "shared 16-character prefix": _repeat("sess-2026-12-08-"),
+    "shared prefix and length": _repeat("sess-2026-12-08-0a1b2c3d4e5fQ "),
+    "eight keywords, new combination": _repeat(
+        "password token secret session cookie auth signature bearer "
+    ),
+    "every credential prefix": _repeat("ghp_ xoxb- sk_live_ AKIA glpat- hvs. npm_ SG. "),
 }
 
 #: Texts dense with real secrets: every one of them is redacted, so these are
 #: measured on the whole log call.
 DENSE = {
-    "remembered value, repeated": _repeat("abcdef "),
-    "remembered values glued": _repeat("abcdef"),
+    "remembered value, repeated": _repeat("abcdef12 "),
+    "remembered values glued": _repeat("abcdef12"),
     "remembered tokens": _repeat("ghp_0001-remembered-token "),
     "key=value pairs": _repeat("token=x "),
     "short flags": _repeat("--pwd x "),
@@ -99,8 +105,13 @@ PLAIN = {
 }
 
 
-#: Remembered values, many sharing one anchor, as an attacker might arrange.
-REMEMBERED = [f"ghp_{n:04d}-remembered-token" for n in range(200)] + ["abcdef"]
+#: Remembered values, many sharing one anchor, and 256 session ids sharing a
+#: 16-character prefix and a length, as an attacker might arrange.
+REMEMBERED = (
+    [f"ghp_{n:04d}-remembered-token" for n in range(200)]
+    + [f"sess-2026-12-08-{n * 7919:012x}Q" for n in range(256)]
+    + ["abcdef12"]
+)
 
 
 def _best(fn: Callable[[], object], tries: int = 5) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from hashlib import sha1
 
 import pytest
 from hypothesis import given, settings
@@ -399,3 +400,29 @@ def test_the_literal_search_finds_exactly_whether_any_literal_occurs(
 ) -> None:
     found = literal_finder(literals).search(text) is not None
     assert found == any(lit in text for lit in literals)
+
+
+def test_values_sharing_a_prefix_cost_one_hash_per_place_per_length() -> None:
+    """256 session ids with one 16-character prefix and one length: every place the
+    prefix occurs is checked with one hash, not one per value (counted in the state the
+    search reads), and every one of them is still found."""
+    known = KnownSecrets()
+    values = [f"sess-2026-12-08-{sha1(str(n).encode()).hexdigest()[:12]}Q" for n in range(256)]
+    for value in values:
+        known.remember(value)
+    _, _, by_prefix = known._state
+    assert [len(entries) for entries in by_prefix.values()] == [1]  # one length to hash
+    redactor = Redactor(known=known)
+    message = " ".join(values[::17]) + " sess-2026-12-08-ffffffffffffQ"
+    out = redactor.redact_text(message)
+    assert len(known) == 256
+    assert not any(value in out for value in values)
+    assert out.endswith(" sess-2026-12-08-ffffffffffffQ")  # not remembered: kept
+
+
+def test_distinct_lengths_under_one_prefix_are_bounded() -> None:
+    known = KnownSecrets()
+    for n in range(100):
+        known.remember("sess-2026-12-08-" + "Q7" * (4 + n))
+    _, _, by_prefix = known._state
+    assert max(len(entries) for entries in by_prefix.values()) <= 32

@@ -80,6 +80,11 @@ _MIN_ENTROPY: Final = 2.5
 _ANCHOR: Final = 4
 _PREFIX: Final = 16
 _HASHED: Final = 1024
+#: Distinct lengths of the values sharing one prefix that are looked for: each
+#: costs one hash per place the prefix occurs, so the work per place is bounded
+#: whatever values were remembered (values of shorter lengths beyond it are
+#: not looked for).
+_LENGTHS_PER_PREFIX: Final = 32
 #: Places that could start a remembered value examined per text; the rest
 #: of a text with more is redacted whole (a bound on the work per text).
 _MAX_CANDIDATES: Final = 512
@@ -176,7 +181,7 @@ class KnownSecrets:
         self._state: tuple[
             Optional[re.Pattern[str]],
             dict[str, tuple[int, ...]],
-            dict[tuple[int, int], tuple[tuple[int, int], ...]],
+            dict[tuple[int, int], tuple[tuple[int, dict[int, int]], ...]],
         ] = (None, {}, {})
 
     def __len__(self) -> int:
@@ -199,16 +204,24 @@ class KnownSecrets:
 
     def _rebuild(self) -> None:
         prefix_lengths: dict[str, set[int]] = {}
-        by_prefix: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        # (prefix length, prefix hash) -> hashed length -> {hash: full length}:
+        # values that share a prefix and a length share one hash of the text.
+        by_prefix: dict[tuple[int, int], dict[int, dict[int, int]]] = {}
         for length, anchor, prefix_length, prefix_hash, digest in self._prints:
             prefix_lengths.setdefault(anchor, set()).add(prefix_length)
-            by_prefix.setdefault((prefix_length, prefix_hash), []).append((length, digest))
+            by_length = by_prefix.setdefault((prefix_length, prefix_hash), {})
+            hashed = by_length.setdefault(min(length, _HASHED), {})
+            hashed[digest] = max(length, hashed.get(digest, 0))
         anchors = sorted(prefix_lengths, key=len, reverse=True)
         finder = re.compile("|".join(map(re.escape, anchors))) if anchors else None
         self._state = (
             finder,
             {a: tuple(sorted(lengths, reverse=True)) for a, lengths in prefix_lengths.items()},
-            {k: tuple(sorted(v, reverse=True)) for k, v in by_prefix.items()},
+            {
+                # The longest first; at most _LENGTHS_PER_PREFIX of them.
+                key: tuple(sorted(by_length.items(), reverse=True)[:_LENGTHS_PER_PREFIX])
+                for key, by_length in by_prefix.items()
+            },
         )
         self.generation += 1
 
@@ -236,22 +249,24 @@ class KnownSecrets:
             start = match.start()
             found = 0
             for prefix_length in prefix_lengths.get(match.group(), ()):
-                candidates = by_prefix.get(
-                    (prefix_length, hash(text[start : start + prefix_length]))
-                )
-                for length, digest in candidates or ():
-                    # The longest value starting here wins; a value longer than
-                    # _HASHED is known by its first _HASHED characters.
-                    hashed = min(length, _HASHED)
-                    if (
-                        length > found
-                        and start + hashed <= size
-                        and (
-                            hashed == prefix_length or hash(text[start : start + hashed]) == digest
-                        )
-                    ):
+                prefix_hash = hash(text[start : start + prefix_length])
+                for hashed, lengths in by_prefix.get((prefix_length, prefix_hash), ()):
+                    # The longest value starting here wins (one hash per length,
+                    # however many values share it); a value longer than _HASHED
+                    # is known by its first _HASHED characters.
+                    if start + hashed > size:
+                        continue
+                    digest = (
+                        prefix_hash
+                        if hashed == prefix_length
+                        else hash(text[start : start + hashed])
+                    )
+                    length = lengths.get(digest, 0)
+                    if length > found:
                         found = length
                         break
+                if found:
+                    break
             if found:
                 end = min(size, start + found)
                 if start > high:
