@@ -635,17 +635,24 @@ class Redactor:
         self.credentials = CredentialScanner(
             credential_formats.CREDENTIAL_FORMATS if formats is None else formats
         )
-        # The gate: every literal some rule needs, in one search of the text
-        # followed by its lower case (so case-sensitive literals, "AKIA", are
-        # looked for as written, and the lower-cased rules' literals in the
-        # lower case). Where none occurs no rule can match: derived from the
-        # rules and the credential table, never written out again.
-        self._gate = literal_finder(
-            [
-                *self._key_words,
-                *(literals[0] for literals, _, _ in _FIXED_RULES),
-                *self.credentials.prefixes,
-            ]
+        # The gate: every literal some rule needs. Where none occurs no rule
+        # can match: derived from the rules and the credential table, never
+        # written out again. Three searches, each cheap for the engine: the
+        # lower-case literals (key words, "bearer") in the lower case,
+        # anywhere (a key word may sit inside a key: "dbpw"); the literals
+        # written with their case ("AKIA", "ghp_") that begin with a letter or
+        # digit, only where a token may start (not after one, as the formats
+        # themselves require); the others ("-----BEGIN", "@", "eyJ", which a
+        # JWT rule finds glued to other text) anywhere.
+        lower_literals: list[str] = list(self._key_words)
+        cased: list[str] = list(self.credentials.prefixes)
+        for literals, _, _ in _FIXED_RULES:
+            (lower_literals if literals[0].islower() else cased).append(literals[0])
+        at_start = [lit for lit in cased if lit[0].isalnum() and lit != "eyJ"]
+        self._gates = (
+            re.compile(r"(?<![A-Za-z0-9])" + literal_finder(at_start).pattern),
+            literal_finder(lit for lit in cased if lit not in at_start),
+            literal_finder(lower_literals),
         )
 
     # -- keys -------------------------------------------------------------
@@ -688,7 +695,15 @@ class Redactor:
             text.isascii()
             and not self.extra_patterns
             and self.known._state[0] is None
-            and self._gate.search(_gate_text(text)) is None
+            and self._no_literal_in(text)
+        )
+
+    def _no_literal_in(self, text: str) -> bool:
+        at_start, anywhere, in_lower = self._gates
+        return (
+            at_start.search(text) is None
+            and anywhere.search(text) is None
+            and in_lower.search(_lower(text)) is None
         )
 
     def redact_text(self, text: str) -> str:
@@ -705,7 +720,7 @@ class Redactor:
             text.isascii()
             and not self.extra_patterns
             and (not with_known or self.known._state[0] is None)
-            and self._gate.search(_gate_text(text)) is None
+            and self._no_literal_in(text)
         ):
             return text  # the common case: no rule can match, no value to find
         spans: list[_Span] = []
@@ -741,10 +756,3 @@ class Redactor:
             if all(literal in (lower if literal.islower() else text) for literal in literals):
                 _spans_of(pattern, lower if on_lower else text, _FIXED, spans)
         spans.extend((start, -_FIXED, end) for start, end in self.credentials.spans(text))
-
-
-def _gate_text(text: str) -> str:
-    """``text`` and its ASCII lower case, for the gate's one search (NUL
-    between: no literal holds it)."""
-    lower = _lower(text)
-    return text if lower == text else text + "\x00" + lower
