@@ -3,7 +3,7 @@
 Every import counts: module level, inside functions, and under
 ``TYPE_CHECKING``. Layers, from the bottom:
 
-0. ``vocabulary``, ``_diagnostics``, ``_version``, ``_genuine``: words,
+0. ``vocabulary``, ``_diagnostics``, ``_version``, ``_genuine``, ``_numbers``: words,
    self-diagnostics, and whether a library's function is still its own
 1. ``fields``: coercion and redaction (pure, no OpenTelemetry)
 2. ``_config``: the event path's settings
@@ -27,7 +27,13 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "opslog"
 
 LAYERS = [
-    ("opslog.vocabulary", "opslog._diagnostics", "opslog._version", "opslog._genuine"),
+    (
+        "opslog.vocabulary",
+        "opslog._diagnostics",
+        "opslog._version",
+        "opslog._genuine",
+        "opslog._numbers",
+    ),
     ("opslog.fields",),
     ("opslog._config",),
     ("opslog.otel",),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from opentelemetry.trace import TracerProvider
 
+from ._numbers import seconds
 from .fields.coercion import FieldCoercer, FieldLimits
 from .fields.errors import ErrorClassifier
 from .fields.redaction import Redactor
@@ -74,6 +75,9 @@ class Settings:
         object.__setattr__(self, "coercer", FieldCoercer(redactor, self.limits))
         object.__setattr__(self, "level_value", int(self.level))
 
+
+#: The longest exit_timeout taken: the exit handler holds the process that long.
+MAX_EXIT_TIMEOUT = 3600.0
 
 _lock = threading.Lock()
 _settings = Settings()
@@ -180,15 +184,7 @@ def configure(
                 raise ValueError("logger_provider must be an OpenTelemetry LoggerProvider or None")
             changes["logger_provider"] = logger_provider
         if exit_timeout is not _UNSET:
-            if (
-                not isinstance(exit_timeout, (int, float))
-                or isinstance(exit_timeout, bool)
-                or not exit_timeout > 0
-            ):
-                raise ValueError(
-                    f"exit_timeout must be a number of seconds > 0, not {exit_timeout!r}"
-                )
-            changes["exit_timeout"] = float(exit_timeout)
+            changes["exit_timeout"] = seconds(exit_timeout, "exit_timeout", high=MAX_EXIT_TIMEOUT)
         if changes:
             _settings = dataclasses.replace(current, **changes)
         return _settings

@@ -28,7 +28,7 @@ def test_configure_is_idempotent_and_incremental() -> None:
         ({"max_value_length": 10}, "max_value_length must be a whole number from 64"),
         ({"redact_keys": "password"}, "redact_keys must be a list of strings"),
         ({"allow_keys": [""]}, "allow_keys must contain non-empty strings"),
-        ({"exit_timeout": 0}, "exit_timeout must be a number of seconds > 0"),
+        ({"exit_timeout": 0}, "exit_timeout: must be more than 0"),
         ({"tracer_provider": object()}, "tracer_provider must be an OpenTelemetry"),
     ],
 )

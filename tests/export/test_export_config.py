@@ -101,13 +101,13 @@ def test_per_signal_protocol() -> None:
         (
             {"OTEL_EXPORTER_OTLP_TIMEOUT": "soon", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:1"},
             {},
-            "OTEL_EXPORTER_OTLP_TIMEOUT: the timeout is not a number",
+            "OTEL_EXPORTER_OTLP_TIMEOUT: a number of milliseconds is needed",
         ),
-        ({}, {"endpoint": "http://c:1", "timeout": -1}, "positive number of seconds"),
-        ({"OTEL_TRACES_SAMPLER": "sometimes"}, {}, "unknown sampler 'sometimes'"),
+        ({}, {"endpoint": "http://c:1", "timeout": -1}, "timeout: must be more than 0"),
+        ({"OTEL_TRACES_SAMPLER": "sometimes"}, {}, "OTEL_TRACES_SAMPLER: not a known sampler"),
         ({"OTEL_TRACES_SAMPLER_ARG": "2"}, {}, "ratio must be from 0 to 1"),
         ({}, {"console": "yes"}, "console must be"),
-        ({}, {"max_queue_size": 0}, "max_queue_size must be a whole number"),
+        ({}, {"max_queue_size": 0}, "max_queue_size: must be a whole number"),
     ],
 )
 def test_bad_values_fail_fast_saying_what_to_fix(

@@ -57,8 +57,11 @@ def test_otlp_by_name_without_an_endpoint_uses_the_specifications_default() -> N
     [
         ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER: unknown exporter 'zipkin'"),
         ({"OTEL_LOGS_EXPORTER": "otlp,console"}, "OTEL_LOGS_EXPORTER: opslog exports each"),
-        ({**ENDPOINT, "OTEL_BSP_MAX_QUEUE_SIZE": "lots"}, "OTEL_BSP_MAX_QUEUE_SIZE: not a whole"),
-        ({**ENDPOINT, "OTEL_BLRP_SCHEDULE_DELAY": "-5"}, "OTEL_BLRP_SCHEDULE_DELAY: must be a"),
+        (
+            {**ENDPOINT, "OTEL_BSP_MAX_QUEUE_SIZE": "lots"},
+            "OTEL_BSP_MAX_QUEUE_SIZE: must be a whole",
+        ),
+        ({**ENDPOINT, "OTEL_BLRP_SCHEDULE_DELAY": "-5"}, "OTEL_BLRP_SCHEDULE_DELAY: must be more"),
         ({**ENDPOINT, "OTEL_EXPORTER_OTLP_INSECURE": "maybe"}, "INSECURE: write true or false"),
         (
             {**ENDPOINT, "OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem"},
@@ -94,12 +97,12 @@ def test_batch_variables_per_signal_and_keywords_win() -> None:
     small = resolve(environ, max_export_bytes=1_000_000)
     assert small.traces.batch.max_export_bytes == small.logs.batch.max_export_bytes == 1_000_000
     for bad in (0, -1, 65_535, 2.5, "1MB", True):
-        with pytest.raises(ValueError, match="max_export_bytes must be a whole number >= 65536"):
+        with pytest.raises(ValueError, match="max_export_bytes: must be a whole number from 65536"):
             resolve(environ, max_export_bytes=bad)
     assert resolve(environ, max_export_bytes=65_536).traces.batch.max_export_bytes == 65_536
     with pytest.raises(ValueError) as refused:
         resolve(environ, max_queue_size=f"Bearer {CANARY}")
-    assert "a str" in str(refused.value) and CANARY not in str(refused.value)
+    assert "max_queue_size" in str(refused.value) and CANARY not in str(refused.value)
 
 
 def test_tls_variables_per_signal(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Any, Callable, Optional, Protocol
 
 from .._config import get_settings
+from .._numbers import seconds, whole_number
 from ..fields.durations import format_duration
 from ..fields.errors import classify_error
 from ..vocabulary import STATUS_CANCELLED, STATUS_COMPLETED, STATUS_FAILED, STATUS_RETRYING
@@ -161,12 +162,16 @@ class Retry:
         self.parent = parent
         self.name = name
         #: The total number of attempts.
-        self.max_attempts = max(1, int(max_attempts))
-        self.next_delay = max(0.0, float(delay))
-        self.backoff = max(1.0, float(backoff))
-        self.max_delay = max(0.0, float(max_delay))
-        self.jitter = min(1.0, max(0.0, float(jitter)))
-        self.deadline = None if deadline is None else time.monotonic() + max(0.0, deadline)
+        self.max_attempts = whole_number(max_attempts, "retry(max_attempts)", high=10_000)
+        self.next_delay = seconds(delay, "retry(delay)", allow_zero=True)
+        self.backoff = max(1.0, seconds(backoff, "retry(backoff)", allow_zero=True, high=1000.0))
+        self.max_delay = seconds(max_delay, "retry(max_delay)", allow_zero=True)
+        self.jitter = seconds(jitter, "retry(jitter)", allow_zero=True, high=1.0)
+        self.deadline = (
+            None
+            if deadline is None
+            else time.monotonic() + seconds(deadline, "retry(deadline)", allow_zero=True)
+        )
         self.retry_on = retry_on
         self.sleep = sleep
         self.attempts: list[Attempt] = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Optional
 
 from .._config import get_settings
+from .._numbers import seconds, whole_number
 from ..fields.urls import shown_url
 from .processor import BatchSettings
 
@@ -176,16 +177,8 @@ def _parse_headers(value: Any, where: str) -> tuple[tuple[str, str], ...]:
 def _parse_timeout(value: Any, where: str, from_env: bool) -> float:
     if value is None:
         return 10.0
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: the timeout is not a number") from None
-    if from_env:
-        number /= 1000.0  # the specification's unit for the variables
-    if not number > 0 or number != number:
-        unit = "milliseconds" if from_env else "seconds"
-        raise ValueError(f"{where}: the timeout must be a positive number of {unit}")
-    return number
+    # The specification's unit for the variables is the millisecond.
+    return seconds(value, where, unit=0.001 if from_env else 1.0, high=MAX_EXPORT_TIMEOUT)
 
 
 def _signal_config(
@@ -288,11 +281,11 @@ def _batch_settings(
     batch = _count(kwargs, "max_export_batch_size", signal, "MAX_EXPORT_BATCH_SIZE", environ)
     delay: Optional[float] = None
     if kwargs.get("schedule_delay") is not None:
-        delay = _seconds(kwargs["schedule_delay"], "schedule_delay", 1.0)
+        delay = seconds(kwargs["schedule_delay"], "schedule_delay", high=MAX_EXPORT_TIMEOUT)
     else:
         value, where = _batch_env(signal, "SCHEDULE_DELAY", environ)
         if value is not None:
-            delay = _seconds(value, where, 1000.0)
+            delay = seconds(value, where, unit=0.001, high=MAX_EXPORT_TIMEOUT)
     max_queue = queue or defaults.max_queue_size
     return BatchSettings(
         max_queue_size=max_queue,
@@ -315,24 +308,7 @@ def _count(
     value, where = _batch_env(signal, suffix, environ)
     if value is None:
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{where}: not a whole number; write a count such as 2048") from None
-    if number < 1:
-        raise ValueError(f"{where}: must be at least 1")
-    return number
-
-
-def _seconds(value: Any, where: str, unit: float) -> float:
-    try:
-        number = float(value) / unit
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: not a number") from None
-    if not number > 0 or number != number:
-        what = "milliseconds" if unit != 1.0 else "seconds"
-        raise ValueError(f"{where}: must be a positive number of {what}")
-    return number
+    return whole_number(value, where)
 
 
 def _parse_bool(value: Any, where: str) -> Optional[bool]:
@@ -373,6 +349,8 @@ def resolve_export_config(
         ValueError: with the variable or keyword to fix, and how.
     """
     environ = os.environ if environ is None else environ
+    if kwargs.get("timeout") is not None:  # checked with no endpoint too
+        _parse_timeout(kwargs["timeout"], "timeout", from_env=False)
     disabled = sdk_disabled(environ)
     traces = None if disabled else _signal_config("traces", kwargs, environ)
     logs = None if disabled else _signal_config("logs", kwargs, environ)
@@ -384,7 +362,7 @@ def resolve_export_config(
         sampler = str(sampler).strip().lower()
         if sampler not in SAMPLERS:
             raise ValueError(
-                f"{sampler_where}: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}"
+                f"{sampler_where}: not a known sampler; use one of {', '.join(SAMPLERS)}"
             )
     arg = kwargs.get("sampler_arg")
     arg_where = "sampler_arg"
@@ -392,12 +370,13 @@ def resolve_export_config(
         arg, arg_where = _env("OTEL_TRACES_SAMPLER_ARG", environ), "OTEL_TRACES_SAMPLER_ARG"
     sampler_arg: Optional[float] = None
     if arg is not None:
+        # Never repeated in the message: a variable may hold anything.
         try:
             sampler_arg = float(arg)
         except (TypeError, ValueError):
-            raise ValueError(f"{arg_where}: {arg!r} is not a number from 0 to 1") from None
+            raise ValueError(f"{arg_where}: not a number; write a ratio from 0 to 1") from None
         if not 0.0 <= sampler_arg <= 1.0:
-            raise ValueError(f"{arg_where}: the ratio must be from 0 to 1, not {sampler_arg}")
+            raise ValueError(f"{arg_where}: the ratio must be from 0 to 1")
     console = kwargs.get("console")
     stream: Optional[IO[str]] = None
     if console is None:
@@ -433,6 +412,8 @@ def resolve_export_config(
     )
 
 
+#: The longest export timeout or batch delay taken: an hour.
+MAX_EXPORT_TIMEOUT = 3600.0
 #: The smallest ``max_export_bytes`` taken: receivers' limits are in MiB,
 #: and below this even small spans and log records would have to be cut to
 #: fit a request alone (see :mod:`opslog.export.fitting`).
@@ -443,11 +424,7 @@ def _positive_int(kwargs: Mapping[str, Any], name: str, default: int, minimum: i
     value = kwargs.get(name)
     if value is None:
         return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        # A number is shown; anything else only by its type (never echoed).
-        shown = value if isinstance(value, int) else f"a {type(value).__name__}"
-        raise ValueError(f"{name} must be a whole number >= {minimum}, not {shown}")
-    return value
+    return whole_number(value, name, low=minimum)
 
 
 # -- building --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import IO, Any, Optional, Union
 
 from .. import _config
 from .._config import Settings
+from .._numbers import seconds
 from ..core import lifecycle
 from ..otel.providers import force_flush
 from .pipeline import PIPELINE, report_notes, resolve_export_config
@@ -256,8 +257,14 @@ def shutdown(timeout: Optional[float] = None) -> bool:
     Open operations end ``abandoned``. Returns ``False`` if something was
     still pending at the deadline (it is then counted as dropped). Safe to
     call more than once; also run at process exit with ``exit_timeout``.
+    ``timeout`` is 0 to 3600 seconds; anything else (``inf``, ``nan``, a
+    20-digit integer) is a ``ValueError`` before anything is touched.
     """
-    budget = _config.get_settings().exit_timeout if timeout is None else max(0.0, timeout)
+    budget = (
+        _config.get_settings().exit_timeout
+        if timeout is None
+        else seconds(timeout, "shutdown(timeout)", allow_zero=True, high=_config.MAX_EXIT_TIMEOUT)
+    )
     deadline = time.monotonic() + budget
     lifecycle.end_open_operations("abandoned", deadline)
     remaining = max(0.0, deadline - time.monotonic())

@@ -56,6 +56,7 @@ from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .._config import get_settings
+from .._numbers import seconds
 from ..fields.errors import qualified_type
 from ..fields.urls import shown_url
 from ..otel.correlation import active_context
@@ -202,7 +203,13 @@ class ASGIMiddleware:
     def __init__(self, app: ASGIApp, *, flush_timeout: Optional[float] = None) -> None:
         self.app = app
         #: Seconds the flush at lifespan shutdown may take (default: ``exit_timeout``).
-        self.flush_timeout = flush_timeout
+        self.flush_timeout = (
+            None
+            if flush_timeout is None
+            else seconds(
+                flush_timeout, "ASGIMiddleware(flush_timeout)", allow_zero=True, high=3600.0
+            )
+        )
 
     async def __call__(
         self,
