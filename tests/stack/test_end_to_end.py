@@ -259,22 +259,38 @@ def test_jaegers_monitor_api_answers_the_seeds_three_questions() -> None:
     assert p99["enhanced-test-failover"] >= p95["enhanced-test-failover"] > 0
 
 
-def test_jaeger_down_for_a_while_loses_nothing_the_collector_queue_holds_it() -> None:
-    stack("down", "jaeger")
+def job_while_down(program: str, steps: int) -> dict[str, Any]:
+    """Stop ``program``, run one operation of ``steps`` steps, start it again."""
+    stack("down", program)
     try:
-        outcome = run_job(
-            """
-            logger = opslog.new_operation_logger("job-jaeger-outage")
-            with logger.operation("during-jaeger-outage") as op:
-                for n in range(20):
-                    with op.step(f"step-{n}") as step:
-                        step.info("working", {"n": n})
+        return run_job(
+            f"""
+            logger = opslog.new_operation_logger("job-{program}-outage")
+            with logger.operation("during-{program}-outage") as op:
+                for n in range({steps}):
+                    with op.step(f"step-{{n}}") as step:
+                        step.info("working", {{"n": n}})
             cid = logger.correlation_id
             """,
-            service=unique("outage-jaeger"),
+            service=unique(f"outage-{program}"),
         )
     finally:
         stack("up")
+
+
+def new_trace_arrives(service: str) -> dict[str, Any]:
+    """One more operation, which must reach Jaeger."""
+    outcome = run_job(
+        'cid = opslog.new_operation_logger("j").start_operation("after-restart").correlation_id\n'
+        "opslog.shutdown()",
+        service=unique(service),
+    )
+    wait_for_trace(outcome["cid"], spans=1)
+    return outcome
+
+
+def test_jaeger_down_for_a_while_loses_nothing_the_collector_queue_holds_it() -> None:
+    outcome = job_while_down("jaeger", steps=20)
     spans = outcome["stats"]["spans"]
     # The app saw nothing of the outage: every span went to the collector.
     assert (spans["exported"], spans["failed"], spans["dropped"]) == (21, 0, 0)
@@ -282,44 +298,19 @@ def test_jaeger_down_for_a_while_loses_nothing_the_collector_queue_holds_it() ->
     # The collector's sending queue held them and retries once Jaeger is back.
     trace = wait_for_trace(outcome["cid"], spans=21, timeout=90)
     assert len(trace["spans"]) == 21
-    # A new trace after the restart arrives too.
-    after = run_job(
-        'cid = opslog.new_operation_logger("j").start_operation("after-restart").correlation_id\n'
-        "opslog.shutdown()",
-        service=unique("after-jaeger-restart"),
-    )
-    wait_for_trace(after["cid"], spans=1)
+    new_trace_arrives("after-jaeger-restart")
 
 
 def test_collector_down_the_app_counts_what_it_lost_and_recovers() -> None:
-    stack("down", "collector")
-    try:
-        outcome = run_job(
-            """
-            logger = opslog.new_operation_logger("job-collector-outage")
-            with logger.operation("during-collector-outage") as op:
-                for n in range(5):
-                    with op.step(f"step-{n}") as step:
-                        step.info("working", {"n": n})
-            cid = logger.correlation_id
-            """,
-            service=unique("outage-collector"),
-        )
-    finally:
-        stack("up")
+    outcome = job_while_down("collector", steps=5)
     spans, records = outcome["stats"]["spans"], outcome["stats"]["log_records"]
     # Nothing delivered, and every span and record counted as lost, none in limbo.
     assert spans["exported"] == 0 and spans["failed"] + spans["dropped"] == 6
     assert records["exported"] == 0 and records["failed"] + records["dropped"] >= 6
     assert spans["pending"] == records["pending"] == 0
     assert jaeger_trace(outcome["cid"]) is None
-    after = run_job(
-        'cid = opslog.new_operation_logger("j").start_operation("after-restart").correlation_id\n'
-        "opslog.shutdown()",
-        service=unique("after-collector-restart"),
-    )
+    after = new_trace_arrives("after-collector-restart")
     assert after["stats"]["spans"]["exported"] == 1
-    wait_for_trace(after["cid"], spans=1)
 
 
 def test_one_trace_across_python_and_go_with_the_job_id_on_both_sides(
