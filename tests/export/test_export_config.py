@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import opslog
 from opslog._config import get_settings
@@ -301,3 +304,33 @@ def test_sampler_from_the_environment_applies_to_spans_not_to_log_records() -> N
         assert {r.trace_id.hex() for _, r in receiver.log_records()} == {cid}
     finally:
         receiver.stop()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=string.ascii_letters, min_size=1, max_size=10),
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=20),
+    st.sampled_from(["\r", "\n", "\r\n", "\x00", "\x7f", "\u0100", "\u2028", "\U0001f600"]),
+    st.integers(min_value=0, max_value=20),
+    st.booleans(),
+)
+def test_a_header_that_http_cannot_carry_fails_at_configure_without_echoing_it(
+    name: str, secret: str, bad: str, at: int, in_name: bool
+) -> None:
+    """CR/LF (header injection), control characters and non-Latin-1 characters, in a
+    header's name or value, as a keyword or in the variable: refused at configure(),
+    naming the header by its place, never by its content."""
+    at = 1 + at % (len(secret) - 1)  # inside: the variable's blanks at the ends are trimmed
+    value = secret[:at] + bad + secret[at:]
+    headers = {value: "x"} if in_name else {name: value}
+    for kwargs, environ in (
+        ({"endpoint": "http://c:4318", "headers": headers}, {}),
+        (
+            {"endpoint": "http://c:4318"},
+            {"OTEL_EXPORTER_OTLP_HEADERS": ",".join(f"{k}={v}" for k, v in headers.items())},
+        ),
+    ):
+        with pytest.raises(ValueError) as refused:
+            resolve_export_config(kwargs, environ)
+        assert secret not in str(refused.value)
+        assert secret[:8] not in str(refused.value)

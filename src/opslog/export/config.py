@@ -9,6 +9,7 @@ described in :mod:`opslog.export.pipeline`.
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -168,10 +169,26 @@ def _parse_headers(value: Any, where: str) -> tuple[tuple[str, str], ...]:
             items.append((key.strip(), urllib.parse.unquote(raw.strip())))
     else:
         raise ValueError(f"{where}: headers must be a mapping or a 'k=v,k2=v2' string")
-    for key, header_value in items:
+    for number, (key, header_value) in enumerate(items, start=1):
         if not isinstance(key, str) or not isinstance(header_value, str) or not key:
             raise ValueError(f"{where}: header names and values must be non-empty strings")
+        # What HTTP (RFC 9110) and gRPC metadata can carry; anything else makes
+        # every export fail later, printing the header. Never echoed here.
+        if _HEADER_NAME.fullmatch(key) is None:
+            raise ValueError(
+                f"{where}: header {number}'s name is not an HTTP token "
+                "(letters, digits and !#$%&'*+-.^_`|~ only)"
+            )
+        if _HEADER_VALUE.fullmatch(header_value) is None:
+            raise ValueError(
+                f"{where}: header {number}'s value holds a line break, a control character "
+                "or a character outside Latin-1; URL-encode it in the variable"
+            )
     return tuple((k.lower(), v) for k, v in items)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 def _parse_timeout(value: Any, where: str, from_env: bool) -> float:
