@@ -8,15 +8,17 @@ import enum
 import pathlib
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from types import MappingProxyType
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import opslog
 from opslog.fields.coercion import FieldCoercer, FieldLimits, _Budget
 from opslog.fields.redaction import KnownSecrets, Redactor
-from opslog.testing import Capture
+from opslog.testing import Capture, capture_events
 
 
 def coerce(fields: object, **limits: int) -> dict[str, object]:
@@ -297,3 +299,35 @@ def test_the_fast_path_for_plain_dicts_gives_what_the_full_rule_gives(
     if fast is not None:
         assert fast == out
         assert fast is not fields
+
+
+@pytest.mark.parametrize("learned_before", [False, True])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda k: {k: 1},
+        lambda k: {"nested": {k: 2}},
+        lambda k: {"deeper": {"nested": {k: 3}}},
+        lambda k: {f"user-{k}": 4},
+        lambda k: {k: {"x": 5}},
+    ],
+    ids=["top", "nested", "deeper", "inside a name", "holding a mapping"],
+)
+def test_a_known_secret_or_a_token_used_as_a_key_is_hidden(
+    shape: Callable[[str], dict[str, object]], learned_before: bool
+) -> None:
+    """A value remembered as secret, or a credential token, used as a field name:
+    hidden on every path, also when the same name was seen (and learned plain) before."""
+    secret = "Zx9Qw7Er5Ty3Kp"
+    token = "ghp_" + "a1" * 18
+    with capture_events() as captured:
+        op = opslog.new_operation_logger("j").start_operation("o")
+        if learned_before:
+            op.log_step("s", "before", shape(secret))
+        op.log_step("s", "configured", {"password": secret})
+        op.log_step("s", "as a key", shape(secret))
+        op.log_step("s", "token as a key", shape(token))
+        op.end_operation()
+    for event in captured.events[-3:-1]:
+        names = " ".join(event.fields)
+        assert secret not in names and token not in names, names

@@ -105,6 +105,8 @@ class FieldCoercer:
         self._plain_keys: dict[object, bool] = {}
         #: the keys of it that are plain (one subset test covers a whole dict)
         self._plain_names: set[str] = set()
+        #: the known-values generation those were learned in
+        self._plain_generation = redactor.known.generation
         #: short text -> its coerced form. Messages, step names and field
         #: values repeat endlessly; a full memo is simply dropped, and so is a
         #: memo made before a new secret value was remembered (the
@@ -242,6 +244,11 @@ class FieldCoercer:
             # to the full rule: they join the gates, and when those do not
             # clear everything the full rule decides.
             named_texts = False
+            if self._plain_generation != self._known.generation:
+                # A value remembered since may be a key learned plain before.
+                self._plain_keys = {}
+                self._plain_names = set()
+                self._plain_generation = self._known.generation
             if not out.keys() <= self._plain_names:
                 for key in out:
                     if not self._learn_key(key):
@@ -385,10 +392,11 @@ class FieldCoercer:
             return known
         plain = (
             type(key) is str
-            and 0 < len(key) <= _KEY_LIMIT
+            and 0 < len(key) <= min(_KEY_LIMIT, self._max_length)
             and key.isidentifier()
             and key not in RESERVED_FIELDS
             and not self.redactor.is_sensitive_key(key)
+            and self.redactor.leaves_unchanged(key)
         )
         if len(self._plain_keys) >= 4096:
             self._plain_keys = {}
@@ -464,15 +472,13 @@ class FieldCoercer:
         out[key] = value
 
     def _key(self, key: object) -> str:
-        if type(key) is str and 0 < len(key) <= _KEY_LIMIT and key.isidentifier():
-            return key
-        text = plain_text(key)
+        """A field name as text: redacted like any text (a token, or a known
+        secret value, used as a key is hidden too), within the name limit."""
+        text = key if type(key) is str else plain_text(key)
         if not text:
             return "_"
         if len(text) > _KEY_LIMIT:
             text = text[:_KEY_LIMIT]
-        if text.isidentifier():
-            return text
         return self.text(text)
 
     def _value(self, value: object, seen: set[int], depth: int) -> AttributeValue:
