@@ -43,6 +43,7 @@ OPTIONS: dict[str, tuple[Callable[[Any], object], Any]] = {
     "retry(max_delay)": (lambda v: _retry(max_delay=v), 30.0),
     "retry(deadline)": (lambda v: _retry(deadline=v), 60.0),
     "retry(jitter)": (lambda v: _retry(jitter=v), 0.2),
+    "retry(backoff)": (lambda v: _retry(backoff=v), 2.0),
     "retry(max_attempts)": (lambda v: _retry(max_attempts=v), 3),
     "ASGIMiddleware(flush_timeout)": (lambda v: ASGIMiddleware(None, flush_timeout=v), 5.0),  # type: ignore[arg-type]
 }

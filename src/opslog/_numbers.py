@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-__all__ = ["MAX_COUNT", "MAX_SECONDS", "seconds", "whole_number"]
+__all__ = ["MAX_COUNT", "MAX_SECONDS", "number", "seconds", "whole_number"]
 
 #: The longest duration opslog accepts: a day. No timeout, delay or deadline
 #: of a log call's machinery is meant to be longer, and every clock and
@@ -47,6 +47,19 @@ def seconds(
         floor = "0 or more" if allow_zero else "more than 0"
         raise ValueError(f"{where}: must be {floor} and at most {limit}")
     return number
+
+
+def number(value: object, where: str, low: float, high: float) -> float:
+    """``value`` as a finite ``float`` from ``low`` to ``high`` (a ratio, a
+    factor). A ``ValueError`` naming ``where`` otherwise."""
+    if not isinstance(value, bool):
+        try:
+            result = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            result = math.nan
+        if math.isfinite(result) and low <= result <= high:
+            return result
+    raise ValueError(f"{where}: must be a number from {low:g} to {high:g}")
 
 
 def whole_number(value: object, where: str, low: int = 1, high: int = MAX_COUNT) -> int:

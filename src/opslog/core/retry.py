@@ -39,7 +39,7 @@ from types import TracebackType
 from typing import Any, Callable, Optional, Protocol
 
 from .._config import get_settings
-from .._numbers import seconds, whole_number
+from .._numbers import number, seconds, whole_number
 from ..fields.durations import format_duration
 from ..fields.errors import classify_error
 from ..vocabulary import STATUS_CANCELLED, STATUS_COMPLETED, STATUS_FAILED, STATUS_RETRYING
@@ -164,9 +164,9 @@ class Retry:
         #: The total number of attempts.
         self.max_attempts = whole_number(max_attempts, "retry(max_attempts)", high=10_000)
         self.next_delay = seconds(delay, "retry(delay)", allow_zero=True)
-        self.backoff = max(1.0, seconds(backoff, "retry(backoff)", allow_zero=True, high=1000.0))
+        self.backoff = number(backoff, "retry(backoff)", 1.0, 1000.0)
         self.max_delay = seconds(max_delay, "retry(max_delay)", allow_zero=True)
-        self.jitter = seconds(jitter, "retry(jitter)", allow_zero=True, high=1.0)
+        self.jitter = number(jitter, "retry(jitter)", 0.0, 1.0)
         self.deadline = (
             None
             if deadline is None

@@ -130,16 +130,14 @@ def looks_like_secret(text: str) -> bool:
     """Whether a value seen under a sensitive key is worth remembering, so that
     it is scrubbed from later text: eight characters or more, not a word (a
     run of letters of one case) unless it is sixteen or more, and 2.5 bits of
-    entropy per character. ``github`` under
-    ``auth_provider`` or ``production`` under ``password`` would otherwise be
-    redacted from every later message that names them."""
+    entropy per character. ``production`` under ``password`` would otherwise
+    be redacted from every later message that names it."""
     size = len(text)
     if size < _KNOWN_SECRET_MIN_LEN:
         return False
     sample = text[:256]
-    if size < _ONE_KIND_MIN_LEN and (sample.isalpha() and (sample.islower() or sample.isupper())):
+    if size < _ONE_KIND_MIN_LEN and sample.isalpha() and (sample.islower() or sample.isupper()):
         return False  # a word
-
     counts: dict[str, int] = {}
     for c in sample:
         counts[c] = counts.get(c, 0) + 1
@@ -331,9 +329,11 @@ def _keyword_rules(keywords: str) -> tuple[_KeywordRule, ...]:
     asked of :class:`~opslog.fields.sensitive_keys.KeyVocabulary`, so a key in
     text is judged as a field name is (``token_count=5`` is kept).
 
-    Each is linear: it starts at a literal (the keyword, ``?``/``&``/``;``,
-    ``-`` or ``<``), its key parts are bounded and taken whole, and its value
-    either is bounded or runs to the end of its run and is consumed.
+    Each is linear: it starts at a literal (a key word, or ``?``/``&``/``;``
+    for a query), its key parts are bounded and taken whole, its value either
+    is bounded or runs to the end of its run and is consumed, and where the
+    key must stand (a flag's ``-``, a tag's ``<``) is checked after the match
+    by a look at a bounded stretch before it (the fourth item).
     """
     tail = _atomic(r"[a-z0-9_.\-]{0,40}", "t")
     word = rf"(?P<k>{keywords})"
