@@ -41,14 +41,23 @@ def run_script(
     )
 
 
-def run_opslog(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``python -m opslog ARGS`` in a new interpreter."""
+def run_opslog(
+    *args: str,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    cwd: object = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m opslog ARGS`` in a new interpreter (``env`` added to this one's)."""
+    import os
+
     return subprocess.run(
         [sys.executable, "-m", "opslog", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,  # type: ignore[arg-type]
     )
 
 

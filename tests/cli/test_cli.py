@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from opslog.testing import capture_events
 from ..helpers import run_opslog
 
 
-def test_demo_command_prints_events_and_the_correlation_id() -> None:
-    result = run_opslog("demo", timeout=60)
+def test_demo_command_prints_events_and_the_correlation_id(tmp_path: Path) -> None:
+    result = run_opslog("demo", timeout=60, env={"TMPDIR": str(tmp_path)}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "operation enhanced-test-failover started" in lines[0]
@@ -25,13 +24,28 @@ def test_demo_command_prints_events_and_the_correlation_id() -> None:
     assert "demo-secret-key-do-not-print" not in result.stdout
     cid = next(line for line in lines if line.startswith("correlation id")).split(": ")[-1]
     assert opslog.parse_correlation_id(cid) is not None
-    json_path = lines[-1].removeprefix("JSON log: ")
-    with open(json_path, encoding="utf-8") as f:
-        documents = [json.loads(line) for line in f]
-    os.unlink(json_path)
+    assert "\x1b[" not in result.stdout  # no colour when not a TTY
+    assert list(tmp_path.iterdir()) == []  # no file written unless asked for
+    assert not any(line.startswith("JSON log:") for line in lines)
+
+
+def test_demo_writes_json_lines_where_asked(tmp_path: Path) -> None:
+    path = tmp_path / "demo.jsonl"
+    result = run_opslog("demo", "--json", str(path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    cid = next(
+        line for line in result.stdout.splitlines() if line.startswith("correlation id")
+    ).split(": ")[-1]
+    documents = [json.loads(line) for line in path.read_text().splitlines()]
     assert documents[0]["event"] == "operation_start"
     assert {d["correlation_id"] for d in documents} == {cid}
-    assert "\x1b[" not in result.stdout  # no colour when not a TTY
+    assert result.stdout.splitlines()[-1] == f"JSON log: {path}"
+
+
+def test_version() -> None:
+    result = run_opslog("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"opslog {opslog.__version__}"
 
 
 def test_demo_failure_exits_non_zero(tmp_path: Path) -> None:

@@ -16,11 +16,11 @@ import math
 import os
 import socket
 import sys
-import tempfile
 import time
 import urllib.parse
 from typing import Any, Optional, Sequence
 
+from .._version import __version__
 from ..export.pipeline import PIPELINE
 from .logread import MAX_LINE
 
@@ -33,10 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
     from ..export import setup
     from .demo import FailoverError, run_failover
 
-    exporting = bool(args.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-    json_path = args.json
-    if json_path is None and not exporting:
-        json_path = os.path.join(tempfile.gettempdir(), f"opslog-demo-{os.getpid()}.jsonl")
+    json_path = args.json  # no file unless asked for
     default_name = "failover-engine" if args.services else "opslog-demo"
     try:
         setup.configure(
@@ -236,6 +233,7 @@ def _finite(value: Any) -> Any:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``opslog`` command."""
     parser = argparse.ArgumentParser(prog="opslog", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"opslog {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the enhanced test failover example")
     demo.add_argument(
