@@ -106,3 +106,27 @@ def test_concurrent_async_operations_stay_separate(captured: Capture) -> None:
     assert len(set(ids)) == 3
     for event in captured.events_named("step_info"):
         assert event["correlation_id"] == ids[event["n"]]
+
+
+def test_traced_step_nests_under_the_current_step(captured: Capture) -> None:
+    @opslog.traced_step("inject-driver")
+    def inject() -> None:
+        opslog.current_step().info("injected")  # type: ignore[union-attr]
+
+    with opslog.new_operation_logger("job").operation("failover") as op:
+        with op.step("virtio-injection"):
+            inject()  # a sub-step of the running step
+        inject()  # no step running: a step of the operation
+    spans = {(s.name, s.context.span_id): s for s in captured.spans}
+    by_id = {span_id: name for name, span_id in spans}
+    parents = sorted(
+        (name, by_id.get(s.parent.span_id if s.parent else None)) for (name, _), s in spans.items()
+    )
+    assert parents == [
+        ("failover", None),
+        ("inject-driver", "failover"),
+        ("inject-driver", "virtio-injection"),
+        ("virtio-injection", "failover"),
+    ]
+    inner = [e for e in captured.events if e.fields["event"] == "step_info"]
+    assert [e.fields.get("parent_step") for e in inner] == ["virtio-injection", None]

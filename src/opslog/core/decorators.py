@@ -26,7 +26,13 @@ from contextlib import contextmanager
 from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from .. import _diagnostics
-from .operation import OperationContext, StepContext, current_operation, new_operation_logger
+from .operation import (
+    OperationContext,
+    StepContext,
+    current_operation,
+    current_step,
+    new_operation_logger,
+)
 
 __all__ = ["traced_operation", "traced_step"]
 
@@ -59,7 +65,8 @@ def traced_operation(
 
 
 def traced_step(name: Optional[str] = None) -> Callable[[F], F]:
-    """Decorate a function to run as a step of the active operation.
+    """Decorate a function to run as a step of the active operation: a sub-step
+    of the current step when one is running.
 
     Args:
         name: the step name (default: the function's qualified name).
@@ -70,9 +77,13 @@ def traced_step(name: Optional[str] = None) -> Callable[[F], F]:
 
         @contextmanager
         def begin() -> Iterator[Union[StepContext, OperationContext]]:
-            operation = current_operation()
-            if operation is not None:
-                with operation.start_step(step_name) as step:
+            # Under the current step when there is one (a sub-step, as
+            # op.retry's attempts are), else a step of the current operation.
+            parent: Union[StepContext, OperationContext, None] = (
+                current_step() or current_operation()
+            )
+            if parent is not None:
+                with parent.start_step(step_name) as step:
                     yield step
                 return
             _diagnostics.report(
