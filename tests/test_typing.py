@@ -19,7 +19,7 @@ step.log_duration(time.perf_counter())
 step.end_step("completed", None)
 child = op.create_child_context("child")
 child.end_operation("completed", {"n": 1})
-for attempt in op.retry("create", max_retries=3):
+for attempt in op.retry("create", max_attempts=3):
     with attempt:
         pass
 headers: dict[str, str] = {}

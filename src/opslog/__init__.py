@@ -21,7 +21,6 @@ The Go-style explicit form (``op.end_operation("completed", summary)``,
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import vocabulary
@@ -65,28 +64,6 @@ _LAZY = {
     "shutdown": ".export.setup",
 }
 
-#: Names that shipped at the top level and moved: (module, name, where to look
-#: now). The event and status words of :mod:`opslog.vocabulary` that shipped
-#: here too are found there (see ``__getattr__``).
-_MOVED = {
-    "Attempt": (".core.retry", "Attempt", "the attempts of opslog.Retry"),
-    "ClientCall": (".integrations.http", "ClientCall", "what opslog.http_client_span yields"),
-    "ErrorClassifier": (".fields.errors", "ErrorClassifier", "opslog.fields.errors"),
-    "default_classifier": (".fields.errors", "default_classifier", "opslog.fields.errors"),
-    "Settings": ("._config", "Settings", "the value opslog.configure() returns"),
-    "get_settings": ("._config", "get_settings", "opslog.configure() (it returns them)"),
-    "format_correlation_id": (
-        ".otel.correlation",
-        "format_correlation_id",
-        "format(trace_id, '032x')",
-    ),
-    "correlation_id_as_uuid": (
-        ".otel.correlation",
-        "correlation_id_as_uuid",
-        "str(uuid.UUID(correlation_id))",
-    ),
-}
-
 
 def __getattr__(name: str) -> Any:
     import importlib
@@ -96,15 +73,6 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module, __name__), name)
         globals()[name] = value
         return value
-    moved = _MOVED.get(name)
-    if moved is None and name in vocabulary.__all__:
-        moved = (".vocabulary", name, f"opslog.vocabulary.{name}")
-    if moved is not None:
-        module, attribute, instead = moved
-        warnings.warn(
-            f"opslog.{name} is deprecated; use {instead}", DeprecationWarning, stacklevel=2
-        )
-        return getattr(importlib.import_module(module, __name__), attribute)
     raise AttributeError(f"module 'opslog' has no attribute {name!r}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
@@ -147,19 +146,14 @@ def test_retry_jitter_spreads_delays_within_the_fraction(captured: Capture) -> N
     assert len({round(d, 6) for d in delays}) > 10
 
 
-def test_deprecated_names_still_work_and_warn(captured: Capture) -> None:
+def test_names_that_never_shipped_are_gone() -> None:
+    """No release was made: the old spellings are not kept as aliases."""
     with opslog.new_operation_logger("job").operation("op") as op:
-        with pytest.warns(DeprecationWarning, match="max_attempts"):
-            retry = op.retry("x", max_retries=2, delay=0)
-        assert retry.max_attempts == 2
-        with pytest.warns(DeprecationWarning, match="max_attempts"):
-            assert Retry(op, "y", max_retries=4).max_attempts == 4
+        with pytest.raises(TypeError):
+            op.retry("x", max_retries=2, delay=0)  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            Retry(op, "y", max_retries=4)  # type: ignore[call-arg]
         with op.step("s") as step:
-            with pytest.warns(DeprecationWarning, match="warn"):
-                step.warning("careful")
-            with pytest.warns(DeprecationWarning, match="otel_context"):
-                assert step.context is step.otel_context
-    assert captured.last("step_warning").message == "careful"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert op.otel_context is not None  # the new names do not warn
+            assert not hasattr(step, "warning") and not hasattr(step, "context")
+    assert not hasattr(opslog, "STEP_INFO")  # in opslog.vocabulary
+    assert not hasattr(opslog, "get_settings")  # configure() returns the settings

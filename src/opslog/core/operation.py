@@ -27,7 +27,6 @@ Operation-level events (``operation_start``, ``operation_end``,
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any, Callable, ClassVar, Optional
 
@@ -186,7 +185,6 @@ class _Parent(Scope):
         jitter: float = 0.0,
         deadline: Optional[float] = None,
         retry_on: Optional[Callable[[BaseException], bool]] = None,
-        max_retries: Optional[int] = None,
     ) -> Retry:
         """Attempts of a retried piece of work, each a step (see :mod:`opslog.core.retry`).
 
@@ -196,18 +194,7 @@ class _Parent(Scope):
             for attempt in op.retry("vm-creation", max_attempts=3, delay=1.0):
                 with attempt:
                     create_vm()
-
-        ``max_retries`` is the deprecated name of ``max_attempts`` (it always
-        counted attempts, as the seed's loop does).
         """
-        if max_retries is not None:
-            warnings.warn(
-                "retry(max_retries=...) is deprecated: it counts attempts; use max_attempts",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if max_attempts is None:
-                max_attempts = max_retries
         parent: _Parent = self
         if isinstance(self, OperationContext):
             running = current_step()
@@ -432,13 +419,6 @@ class StepContext(_Parent):
     def warn(self, message: object, fields: Fields = None) -> None:
         """``step_warning`` (WARN). Go's ``Warn``."""
         emit(self, STEP_WARNING, _WARN_LEVEL, message, fields=fields)
-
-    def warning(self, message: object, fields: Fields = None) -> None:
-        """Deprecated alias of :meth:`warn`."""
-        warnings.warn(
-            "StepContext.warning() is deprecated: use warn()", DeprecationWarning, stacklevel=2
-        )
-        self.warn(message, fields)
 
     def error(self, message: object, err: object = None, fields: Fields = None) -> None:
         """``step_error`` (ERROR) with ``error``, ``error_type``, ``retry_possible``.

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import random
 import time
-import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Callable, Optional, Protocol
@@ -149,15 +148,7 @@ class Retry:
         deadline: Optional[float] = None,
         retry_on: Optional[Callable[[BaseException], bool]] = None,
         sleep: Callable[[float], Any] = time.sleep,
-        max_retries: Optional[int] = None,
     ) -> None:
-        if max_retries is not None:  # the name it shipped with; it counts attempts
-            warnings.warn(
-                "Retry(max_retries=...) is deprecated: use max_attempts",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            max_attempts = max_retries
         #: The operation or step the attempts are steps of.
         self.parent = parent
         self.name = name

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
@@ -277,16 +276,6 @@ class Scope:
         own = self._own_context()
         return own if own is not None else _scope_context(self, self._base_context)
 
-    @property
-    def context(self) -> Context:
-        """Deprecated name of :attr:`otel_context`."""
-        warnings.warn(
-            "Scope.context is deprecated: use .otel_context (the OpenTelemetry Context)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.otel_context
-
     def _sdk_context(self) -> Context:
         """Its base context with its SDK span itself current, not the
         :class:`LiveSpan`: what the SDK reads when it starts a child span or
@@ -303,14 +292,6 @@ class Scope:
         and nothing uses that context any more (see "Memory" above)."""
         own = self._context
         return own() if isinstance(own, weakref.ref) else own
-
-    @property
-    def operation(self) -> str:
-        """Deprecated name of :attr:`operation_name` (``logger.operation()`` starts one)."""
-        warnings.warn(
-            "Scope.operation is deprecated: use .operation_name", DeprecationWarning, stacklevel=2
-        )
-        return self.operation_name
 
     @property
     def span_context(self) -> trace.SpanContext:
