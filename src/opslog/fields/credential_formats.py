@@ -276,7 +276,7 @@ class CredentialScanner:
         self._finder = literal_finder(self.prefixes)
         # The finder reports the shortest prefix at a place; each such literal
         # maps to the formats whose prefix begins with it, longest first.
-        literals = {literal for literal in self.prefixes}
+        literals = set(self.prefixes)
         by_literal: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
         for form in self.formats:
             literal = min((lit for lit in literals if form.prefix.startswith(lit)), key=len)

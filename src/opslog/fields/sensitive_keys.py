@@ -211,9 +211,8 @@ def text_spellings(fragment: str) -> list[str]:
     separators are still there: ``password`` as ``pass``+``word``, a key word
     as its stem and ``key`` (``api_key``, ``access-key``)."""
     fragment = normalise_key(fragment)[0]
-    for stem in ("pass",):
-        if fragment.startswith(stem) and fragment != stem and fragment != "passwd":
-            return [stem, fragment[len(stem) :]]
+    if fragment.startswith("pass") and fragment not in ("pass", "passwd"):
+        return ["pass", fragment[4:]]
     if fragment.endswith("key") and len(fragment) > 3:
         return [fragment[:-3], "key"]
     return [fragment]
