@@ -226,8 +226,9 @@ class FieldCoercer:
         The string values are checked together: the redaction gate
         (:meth:`Redactor.leaves_unchanged`) over all of them joined by NUL,
         which no rule's literal contains, so it clears the joined text only
-        when it would clear each of them. Only when neither does (or when the joined text is longer
-        than ``max_value_length``) is each one coerced on its own, or, for
+        when it would clear each of them. Only when it does not (or when the
+        joined text is longer than ``max_value_length``) is each one coerced
+        on its own, or, for
         texts in lists or names, the full rule used. Values that change on
         every event (ids, paths, timestamps, URLs) are therefore not
         remembered.

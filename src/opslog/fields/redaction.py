@@ -430,7 +430,7 @@ def _key_spans(
         before = lower[max(0, start - 80) : start][::-1]
         run = _KEY_BEFORE.match(before)
         key_start = start - (run.end() if run is not None else 0)
-        if not is_sensitive(text[key_start : match.end("t")].strip("-.")):
+        if place is not None and not place(lower, key_start):
             continue
         if (
             "c" in pattern.groupindex
@@ -438,7 +438,7 @@ def _key_spans(
             and not _opens_a_pair(lower, key_start)
         ):
             continue  # a quoted value followed by a comma, not ("key", "value")
-        if place is not None and not place(lower, key_start):
+        if not is_sensitive(text[key_start : match.end("t")].strip("-.")):
             continue
         for group in _VALUE_GROUPS:
             value_start, value_end = match.span(group) if group in pattern.groupindex else (-1, -1)
@@ -687,18 +687,20 @@ class Redactor:
 
     def leaves_unchanged(self, text: str) -> bool:
         """True when :meth:`redact_text` would return ``text`` as it is,
-        decided by one literal search: ASCII, no extra pattern configured, no
-        known secret value remembered, and none of the literals any rule needs
+        decided by the gate: ASCII, no extra pattern configured, no known
+        secret value remembered, and none of the literals any rule needs
         occurs (the keywords, the fixed rules' literals, the credential
         prefixes). False means "look closer", not "it holds a secret"."""
-        return (
-            text.isascii()
-            and not self.extra_patterns
-            and self.known._state[0] is None
-            and self._no_literal_in(text)
-        )
+        return self._unchanged(text, with_known=True)
 
-    def _no_literal_in(self, text: str) -> bool:
+    def _unchanged(self, text: str, with_known: bool) -> bool:
+        """The gate (known values only counted ``with_known``)."""
+        if (
+            not text.isascii()
+            or self.extra_patterns
+            or (with_known and self.known._state[0] is not None)
+        ):
+            return False
         at_start, anywhere, in_lower = self._gates
         return (
             at_start.search(text) is None
@@ -716,12 +718,7 @@ class Redactor:
         return self._redact(text, with_known=False)
 
     def _redact(self, text: str, with_known: bool) -> str:
-        if (
-            text.isascii()
-            and not self.extra_patterns
-            and (not with_known or self.known._state[0] is None)
-            and self._no_literal_in(text)
-        ):
+        if self._unchanged(text, with_known):
             return text  # the common case: no rule can match, no value to find
         spans: list[_Span] = []
         if with_known:

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from .._config import get_settings
+from .._config import MAX_EXIT_TIMEOUT, get_settings
 from .._numbers import seconds
 from ..fields.errors import qualified_type
 from ..fields.urls import shown_url
@@ -207,7 +207,10 @@ class ASGIMiddleware:
             None
             if flush_timeout is None
             else seconds(
-                flush_timeout, "ASGIMiddleware(flush_timeout)", allow_zero=True, high=3600.0
+                flush_timeout,
+                "ASGIMiddleware(flush_timeout)",
+                allow_zero=True,
+                high=MAX_EXIT_TIMEOUT,  # a flush at shutdown, like the exit handler's
             )
         )
 
